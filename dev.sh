@@ -368,6 +368,12 @@ main() {
     stop) cmd_stop ;;
     status) cmd_status ;;
     ckan) ckan_cmd "$@" ;;
+    testdb)
+      # an extra test database (same role as test.ini), for parallel runs:
+      # ./dev.sh testdb servicespublics_test_x
+      [ -n "${1:-}" ] || die "usage: ./dev.sh testdb NAME"
+      pg_dirs; start_postgres; start_redis
+      create_database "$1" "$TEST_ROLE" "$TEST_PASSWORD" ;;
     *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
   esac
 }

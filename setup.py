@@ -15,8 +15,13 @@ setup(
     long_description_content_type="text/markdown",
     license="AGPL-3.0-or-later",
     python_requires=">=3.10",
-    package_dir={"": SRC},
-    packages=find_namespace_packages(where=SRC, include=["ckanext.*"]),
+    # the top-level schemas/ folder (scheming YAML) is installed as the package
+    # ckanext.servicespublics.schemas, so that scheming finds it by module path
+    # ("ckanext.servicespublics.schemas:service_points.yaml") in any install
+    package_dir={"": SRC, "ckanext.servicespublics.schemas": "schemas"},
+    packages=find_namespace_packages(where=SRC, include=["ckanext.*"])
+    + ["ckanext.servicespublics.schemas"],
+    package_data={"ckanext.servicespublics.schemas": ["*.yaml", "*.json"]},
     include_package_data=True,
     zip_safe=False,
     install_requires=[
@@ -31,6 +36,28 @@ setup(
             "servicespublics = ckanext.servicespublics.plugin:ServicesPublicsPlugin",
             "servicespublics_search = "
             "ckanext.servicespublics.search.plugin:ServicesPublicsSearchPlugin",
+            "servicespublics_dataset = "
+            "ckanext.servicespublics.dataset.plugin:ServicesPublicsDatasetPlugin",
+            "servicespublics_points = "
+            "ckanext.servicespublics.points.plugin:ServicesPublicsPointsPlugin",
+            "servicespublics_access = "
+            "ckanext.servicespublics.access.plugin:ServicesPublicsAccessPlugin",
+            "servicespublics_dcat = "
+            "ckanext.servicespublics.dcat.plugin:ServicesPublicsDcatPlugin",
+            "servicespublics_issues = "
+            "ckanext.servicespublics.issues.plugin:ServicesPublicsIssuesPlugin",
+            "servicespublics_map = "
+            "ckanext.servicespublics.mapview.plugin:ServicesPublicsMapPlugin",
+            "servicespublics_analytics = "
+            "ckanext.servicespublics.analytics.plugin:ServicesPublicsAnalyticsPlugin",
+            "datagouv_harvester = "
+            "ckanext.servicespublics.harvesters.datagouv:DataGouvHarvester",
+            "opendatasoft_harvester = "
+            "ckanext.servicespublics.harvesters.opendatasoft:OpenDataSoftHarvester",
+        ],
+        "ckan.rdf.profiles": [
+            "servicespublics_dcat_ap = "
+            "ckanext.servicespublics.dcat.profiles:ServicesPublicsDCATAPProfile",
         ],
         "babel.extractors": [
             "ckan = ckan.lib.extract:extract_ckan",

@@ -1,0 +1,1 @@
+"""ckanext-scheming schemas, installed as ``ckanext.servicespublics.schemas``."""
