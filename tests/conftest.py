@@ -3,11 +3,12 @@
 PostGIS, unaccent and pg_trgm live in a ``postgis`` schema that is on the
 database's search path (after ``public``).  CKAN's own database reset reflects
 every table *visible* on the search path and drops them all, which would reach
-PostGIS' ``spatial_ref_sys``.  ``reset_db`` below is CKAN's reset, restricted
-to the default schema; every CKAN fixture built on it (``clean_db``,
-``non_clean_db``) uses it.  ``clean_db`` then re-applies the migrations of this
-extension's plugins and empties the search table, which CKAN's fast reset
-(deleting rows of the tables it knows) does not touch.
+PostGIS' ``spatial_ref_sys``.  ``reset_db`` below is CKAN's reset restricted to
+the default schema; every CKAN fixture built on it (``clean_db``,
+``non_clean_db``, ``reset_db_once``) uses it.  After the reset it applies the
+migrations of every loaded plugin that ships some (activity, harvest, this
+extension's plugins) and empties this extension's own tables, which CKAN's
+fast reset (deleting the rows of the tables it knows) does not reach.
 """
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import close_all_sessions
 
-import ckan.lib.search as search
 import ckan.model as model
 import ckan.plugins as p
 from ckan.model import meta
 from ckan.tests import factories
 
+#: tables of this extension, emptied at every reset (not their alembic versions)
+OWN_TABLE_PREFIX = "servicespublics_"
 
 
 def _drop_default_schema_tables() -> None:
@@ -32,6 +34,35 @@ def _drop_default_schema_tables() -> None:
     reflected.reflect(engine, schema=schema)
     with engine.begin() as conn:
         reflected.drop_all(conn)
+
+
+def _plugins_with_migrations() -> list[str]:
+    """Loaded plugins that ship alembic migrations, in ``ckan.plugins`` order."""
+    from ckan.cli.db import _resolve_alembic_config
+    from ckan.common import config
+
+    return [
+        name for name in config.get("ckan.plugins")
+        if p.plugin_loaded(name) and os.path.exists(_resolve_alembic_config(name))
+    ]
+
+
+def _migrate_plugins() -> None:
+    from ckan.cli.db import _run_migrations
+
+    for plugin in _plugins_with_migrations():
+        _run_migrations(plugin)
+
+
+def _empty_own_tables() -> None:
+    with meta.engine.begin() as conn:
+        names = conn.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename LIKE :prefix AND tablename NOT LIKE :versions"
+        ), {"prefix": OWN_TABLE_PREFIX + "%", "versions": "%alembic_version"}).scalars().all()
+        if names:
+            conn.execute(sa.text(
+                "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " CASCADE"))
 
 
 def _reset_db() -> None:
@@ -45,6 +76,9 @@ def _reset_db() -> None:
     repo.session.remove()
     repo.init_db()
     repo.session.flush()
+    repo.session.commit()
+    _migrate_plugins()
+    _empty_own_tables()
 
 
 @pytest.fixture(scope="session")
@@ -53,22 +87,7 @@ def reset_db():
     return _reset_db
 
 
-def _plugins_with_migrations() -> list[str]:
-    """Loaded plugins that ship alembic migrations (activity, harvest, ours)."""
-    from ckan.cli.db import _resolve_alembic_config
-    from ckan.common import config
-
-    names = []
-    for name in config.get("ckan.plugins"):
-        if p.plugin_loaded(name) and os.path.exists(_resolve_alembic_config(name)):
-            names.append(name)
-    return names
-
-
-@pytest.fixture
-def clean_db(reset_db, migrate_db_for):
-    reset_db()
-    for plugin in _plugins_with_migrations():
-        migrate_db_for(plugin)
-    if p.plugin_loaded("servicespublics_search"):
-        search.clear_all()
+@pytest.fixture(autouse=True)
+def load_standard_plugins(with_plugins):
+    """Every test runs with the plugins of ``ckan.plugins`` loaded (test.ini,
+    or a ``ckan_config`` mark), as CKAN recommends for extensions."""

@@ -30,7 +30,12 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 import ckan.model as model
 from ckan.common import config
-from ckan.lib.search.common import SearchError, SearchIndexError, SearchQueryError
+from ckan.lib.search.common import (
+    SearchError,
+    SearchIndexError,
+    SearchQueryError,
+    solr_datetime_decoder,
+)
 
 from .fields import (
     ARRAY_COLUMNS,
@@ -130,6 +135,17 @@ def _parse_dt(value: Any) -> Optional[dt.datetime]:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def _solr_date(value: Any) -> Any:
+    """Dates as Solr returns them: UTC, millisecond precision, ``Z``."""
+    parsed = _parse_dt(value)
+    if parsed is None:
+        return value
+    parsed = parsed.astimezone(dt.timezone.utc)
+    text = parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = parsed.microsecond // 1000
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
 def _extent_wkt(spatial: Any) -> Optional[str]:
     """The dataset's ``spatial`` GeoJSON (ckanext-spatial) as WKT, if valid."""
     if not spatial:
@@ -166,6 +182,9 @@ def document_row(doc: dict[str, Any]) -> dict[str, Any]:
     """Turn the Solr document CKAN built into a row of the search table."""
     doc = dict(doc)
     blobs = {k: doc.pop(k, None) for k in BLOB_FIELDS}
+    for key, value in list(doc.items()):
+        if (key in DATE_COLUMNS or key.endswith("_date")) and isinstance(value, str):
+            doc[key] = _solr_date(value)
     site_id = doc.get("site_id") or config.get("ckan.site_id")
     index_id = doc.get("index_id") or hashlib.md5(
         f"{doc.get('id')}{site_id}".encode()).hexdigest()
@@ -361,6 +380,8 @@ class PostgresSolrConnection:
                 sql_params,
             )
             docs = [self._doc(r, fl, wants_score) for r in result]
+            if self.decode_dates:  # as pysolr does by default
+                docs = [solr_datetime_decoder(d) for d in docs]
         hits = self._read(
             f"SELECT count(*) FROM {TABLE} d WHERE {where_sql}", sql_params)[0][0]
 
@@ -475,11 +496,50 @@ def _parse_fl(fl: Any) -> list[str]:
 _ORIGINALS: dict[str, Any] = {}
 
 
-def make_connection(decode_dates: bool = True) -> PostgresSolrConnection:
-    return PostgresSolrConnection(decode_dates)
+def active() -> bool:
+    """True while the plugin is loaded and configured for PostgreSQL.
+
+    The replacements below stay in CKAN's search module once installed and
+    check this at every call, so unloading the plugin (as CKAN's test
+    fixtures do between tests) gives CKAN its Solr connection back at once.
+    """
+    import ckan.plugins as p
+
+    return (p.plugin_loaded("servicespublics_search")
+            and config.get("ckanext.servicespublics.search.backend") == "postgres")
+
+
+class RoutedConnection:
+    """What ``make_connection()`` returns once the backend is installed.
+
+    Code may keep a connection for a long time (CKAN's own tests create one
+    in ``setup_class``), so the choice between PostgreSQL and Solr is made
+    at every call rather than when the connection is created.
+    """
+
+    def __init__(self, decode_dates: bool = True):
+        self._decode_dates = decode_dates
+
+    def _target(self) -> Any:
+        if active():
+            return PostgresSolrConnection(self._decode_dates)
+        return _ORIGINALS["ckan.lib.search.common.make_connection"](self._decode_dates)
+
+    @property
+    def url(self) -> str:
+        return self._target().url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+def make_connection(decode_dates: bool = True) -> Any:
+    return RoutedConnection(decode_dates)
 
 
 def is_available() -> bool:
+    if not active():
+        return _ORIGINALS["ckan.lib.search.common.is_available"]()
     try:
         PostgresSolrConnection()._read(f"SELECT 1 FROM {TABLE} LIMIT 1", {})
     except SearchError as e:
@@ -489,15 +549,26 @@ def is_available() -> bool:
 
 
 def check_schema_version(schema_file: Optional[str] = None) -> bool:
-    """Start-up check, in place of CKAN's Solr schema version check."""
+    """Start-up check, in place of CKAN's Solr schema version check.
+
+    It runs before CKAN binds its engine, so it opens a short-lived one; a
+    missing database or table is only a warning (``ckan db init`` must run).
+    """
+    if not active():
+        return _ORIGINALS["ckan.lib.search.check_solr_schema_version"](schema_file)
+    url = config.get("sqlalchemy.url")
+    if not url:
+        return False
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        from ckan.model import meta
-        with meta.engine.connect() as conn:
+        with engine.connect() as conn:
             exists = conn.execute(
                 sa.text("SELECT to_regclass(:t) IS NOT NULL"), {"t": TABLE}).scalar()
-    except Exception as e:  # no database yet: `ckan db init` must still run
+    except Exception as e:  # no database yet
         log.warning("Could not check the PostgreSQL search table: %s", e)
         return False
+    finally:
+        engine.dispose()
     if not exists:
         log.warning("The search table %s does not exist yet: run `ckan db upgrade`", TABLE)
         return False
@@ -508,6 +579,7 @@ _TARGETS = (
     ("ckan.lib.search.common", "make_connection", make_connection),
     ("ckan.lib.search.index", "make_connection", make_connection),
     ("ckan.lib.search.query", "make_connection", make_connection),
+    ("ckan.lib.search", "make_connection", make_connection),
     ("ckan.lib.search.common", "is_available", is_available),
     ("ckan.lib.search", "is_available", is_available),
     ("ckan.lib.search", "check_solr_schema_version", check_schema_version),
@@ -515,29 +587,12 @@ _TARGETS = (
 
 
 def install() -> None:
-    """Make CKAN's search module use PostgreSQL."""
+    """Route CKAN's search module through this backend (idempotent)."""
     import importlib
 
     for module_name, attr, replacement in _TARGETS:
         module = importlib.import_module(module_name)
-        key = f"{module_name}.{attr}"
         current = getattr(module, attr)
         if current is not replacement:
-            _ORIGINALS.setdefault(key, current)
+            _ORIGINALS.setdefault(f"{module_name}.{attr}", current)
             setattr(module, attr, replacement)
-
-
-def uninstall() -> None:
-    """Give CKAN its Solr connection back."""
-    import importlib
-
-    for module_name, attr, _replacement in _TARGETS:
-        key = f"{module_name}.{attr}"
-        if key in _ORIGINALS:
-            setattr(importlib.import_module(module_name), attr, _ORIGINALS.pop(key))
-
-
-def installed() -> bool:
-    import ckan.lib.search.common as common
-
-    return common.make_connection is make_connection

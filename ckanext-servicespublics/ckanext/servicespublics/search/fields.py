@@ -44,11 +44,22 @@ DATE_COLUMNS = {
     "indexed_ts": "indexed_ts",
 }
 
+#: Pseudo-field of ``fq`` for a spatial filter on the dataset extent, added
+#: by the plugin from ckanext-spatial's ``ext_bbox`` search parameter
+BBOX_FIELD = "servicespublics_bbox"
+
+#: Solr's edge/n-gram fields used by ``package_autocomplete``: substring
+#: matches on these columns
+NGRAM_FIELDS = {
+    "title_ngram": "title_string",
+    "name_ngram": "name",
+}
+
 #: Analysed text fields of CKAN's Solr schema (``text`` and ``textgen``).
 TEXT_FIELDS = {
     "title", "notes", "text", "author", "maintainer", "author_email",
     "maintainer_email", "res_name", "res_description", "urls", "url",
-    "download_url", "ckan_url", "title_ngram",
+    "download_url", "ckan_url",
 }
 TEXT_PREFIXES = ("extras_", "res_extras_")
 

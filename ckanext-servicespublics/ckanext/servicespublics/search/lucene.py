@@ -26,6 +26,8 @@ from ckan.lib.search.common import SearchQueryError
 from . import datemath
 from .fields import (
     ARRAY_COLUMNS,
+    BBOX_FIELD,
+    NGRAM_FIELDS,
     DATE_COLUMNS,
     STRING_COLUMNS,
     is_date_field,
@@ -292,6 +294,10 @@ class Compiler:
         name = fieldname or self.df
         if wildcard and raw == "*":
             return self._exists(name)
+        if name == BBOX_FIELD:
+            return self._bbox(value)
+        if name in NGRAM_FIELDS:
+            return self._ngram(NGRAM_FIELDS[name], value)
         if name == "text" or name == self.df or is_text_field(name):
             if wildcard:
                 head = _WILDCARD_RE.split(raw)[0]
@@ -334,6 +340,25 @@ class Compiler:
                 f"d.doc @> jsonb_build_object({f}, jsonb_build_array(CAST({j} AS jsonb)))",
             ]
         return "(" + " OR ".join(alternatives) + ")"
+
+    def _bbox(self, value: str) -> str:
+        """Datasets whose spatial extent intersects ``minx,miny,maxx,maxy``."""
+        bbox = parse_bbox(value)
+        params = ", ".join(self._p(v) for v in bbox)
+        return f"ST_Intersects(d.extent, ST_MakeEnvelope({params}, 4326))"
+
+    def _ngram(self, column: str, value: str) -> Optional[str]:
+        """Solr's ``*_ngram`` fields: every word is a substring of the field,
+        ignoring case and accents (served by a trigram index)."""
+        words = [w for w in value.split() if w]
+        if not words:
+            return None
+        parts = [
+            f"(servicespublics_search_fold(d.{column}) LIKE "
+            f"servicespublics_search_fold({self._p('%' + _escape_like(w) + '%')}))"
+            for w in words
+        ]
+        return "(" + " AND ".join(parts) + ")"
 
     def _exists(self, name: str) -> str:
         if name in STRING_COLUMNS:
@@ -401,6 +426,24 @@ class Compiler:
         return "(" + " AND ".join(conditions) + ")"
 
 
+def parse_bbox(value: str) -> tuple[float, float, float, float]:
+    """Parse ``minx,miny,maxx,maxy`` (WGS84) as ckanext-spatial sends it."""
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in value.replace(" ", "").split(","))
+    except ValueError:
+        raise SearchQueryError(
+            f"Invalid bounding box {value!r}: expected minx,miny,maxx,maxy") from None
+    if not (-90 <= miny <= 90 and -90 <= maxy <= 90) or miny > maxy:
+        raise SearchQueryError(f"Invalid bounding box {value!r}: latitudes out of range")
+    if maxx - minx >= 360:
+        minx, maxx = -180.0, 180.0
+    while minx < -180:
+        minx, maxx = minx + 360, maxx + 360
+    while minx > 180:
+        minx, maxx = minx - 360, maxx - 360
+    return minx, miny, min(maxx, 180.0), maxy
+
+
 def _qf_fields(qf: Optional[str]) -> list[str]:
     fields = []
     for item in (qf or "text").split():
@@ -408,6 +451,10 @@ def _qf_fields(qf: Optional[str]) -> list[str]:
         if is_valid_field_name(name):
             fields.append(name)
     return fields or ["text"]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _like_pattern(raw: str) -> str:
