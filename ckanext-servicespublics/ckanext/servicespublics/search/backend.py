@@ -382,16 +382,21 @@ class PostgresSolrConnection:
             docs = [self._doc(r, fl, wants_score) for r in result]
             if self.decode_dates:  # as pysolr does by default
                 docs = [solr_datetime_decoder(d) for d in docs]
-        hits = self._read(
-            f"SELECT count(*) FROM {TABLE} d WHERE {where_sql}", sql_params)[0][0]
+        # the count comes for free when the page is not full
+        hits: Optional[int] = None
+        if rows and (len(docs) < rows) and (docs or start == 0):
+            hits = start + len(docs)
 
-        facet_fields: dict[str, list[Any]] = {}
+        facet_names: list[str] = []
         if str(params.get("facet", "true")).lower() != "false":
-            limit = int(params.get("facet.limit") or 50)
-            mincount = max(1, int(params.get("facet.mincount") or 1))
-            for name in _as_list(params.get("facet.field")):
-                facet_fields[name] = self._facet(
-                    name, where_sql, sql_params, limit, mincount)
+            facet_names = [str(n) for n in _as_list(params.get("facet.field"))]
+        limit = int(params.get("facet.limit") or 50)
+        mincount = max(1, int(params.get("facet.mincount") or 1))
+        facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
+        if facet_names or hits is None:
+            counted, facet_fields = self._count_and_facets(
+                where_sql, sql_params, facet_names, limit, mincount)
+            hits = counted if hits is None else hits
         qtime = int((time.monotonic() - started) * 1000)
         return Results(docs, int(hits), facet_fields, qtime)
 
@@ -452,31 +457,50 @@ class PostgresSolrConnection:
             out["score"] = float(data["score"])
         return out
 
-    def _facet(self, name: str, where_sql: str, params: dict[str, Any],
-               limit: int, mincount: int) -> list[Any]:
-        if not is_valid_field_name(name):
-            raise SearchQueryError(f"Invalid facet field: {name!r}")
+    def _count_and_facets(self, where_sql: str, params: dict[str, Any],
+                          names: list[str], limit: int, mincount: int,
+                          ) -> tuple[int, dict[str, list[Any]]]:
+        """The number of matches and every facet in one statement.
+
+        The matching rows are selected once (a materialised CTE with only the
+        columns the facets need); each facet is a grouped count over them.
+        """
         params = dict(params)
-        if name in ARRAY_COLUMNS:
-            source = f"CROSS JOIN LATERAL unnest(d.{ARRAY_COLUMNS[name]}) AS f(v)"
-        elif name in STRING_COLUMNS:
-            source = f"CROSS JOIN LATERAL (SELECT d.{STRING_COLUMNS[name]}) AS f(v)"
-        else:
-            params["facet_name"] = name
-            source = ("CROSS JOIN LATERAL (SELECT DISTINCT x FROM "
-                      "servicespublics_search_values(d.doc -> :facet_name) x) AS f(v)")
+        columns = {"d.index_id"}
+        branches = ["(SELECT 0 AS f, NULL::text AS v, count(*) AS c FROM m)"]
         limit_sql = f"LIMIT {int(limit)}" if limit >= 0 else ""
-        rows = self._read(
-            f"SELECT f.v, count(*) AS c FROM {TABLE} d {source} "
-            f"WHERE ({where_sql}) AND f.v IS NOT NULL AND f.v <> '' "
-            f"GROUP BY f.v HAVING count(*) >= {int(mincount)} "
-            f"ORDER BY c DESC, f.v COLLATE \"C\" ASC {limit_sql}",
-            params,
-        )
-        out: list[Any] = []
-        for value, count in rows:
-            out.extend([value, int(count)])
-        return out
+        for i, name in enumerate(names, start=1):
+            if not is_valid_field_name(name):
+                raise SearchQueryError(f"Invalid facet field: {name!r}")
+            if name in ARRAY_COLUMNS:
+                col = ARRAY_COLUMNS[name]
+                columns.add(f"d.{col}")
+                source = f"CROSS JOIN LATERAL unnest(m.{col}) AS x(v)"
+            elif name in STRING_COLUMNS:
+                col = STRING_COLUMNS[name]
+                columns.add(f"d.{col}")
+                source = f"CROSS JOIN LATERAL (SELECT m.{col}) AS x(v)"
+            else:
+                columns.add("d.doc")
+                params[f"facet{i}"] = name
+                source = ("CROSS JOIN LATERAL (SELECT DISTINCT y FROM "
+                          f"servicespublics_search_values(m.doc -> :facet{i}) y) AS x(v)")
+            branches.append(
+                f"(SELECT {i}, x.v, count(*) FROM m {source} "
+                f"WHERE x.v IS NOT NULL AND x.v <> '' GROUP BY x.v "
+                f"HAVING count(*) >= {int(mincount)} "
+                f"ORDER BY 3 DESC, x.v COLLATE \"C\" {limit_sql})")
+        sql = (f"WITH m AS MATERIALIZED (SELECT {', '.join(sorted(columns))} "
+               f"FROM {TABLE} d WHERE {where_sql}) "
+               + " UNION ALL ".join(branches))
+        total = 0
+        facets: dict[str, list[Any]] = {name: [] for name in names}
+        for f, value, count in self._read(sql, params):
+            if f == 0:
+                total = int(count)
+            else:
+                facets[names[f - 1]].extend([value, int(count)])
+        return total, facets
 
 
 def _looks_like_lucene(q: str) -> bool:
