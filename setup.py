@@ -30,6 +30,8 @@ setup(
         "pyproj>=3.6",
         "pandas>=2.2",
         "geoalchemy2>=0.15",
+        "openpyxl>=3.1",
+        "markdownify>=0.13",
     ],
     entry_points={
         "ckan.plugins": [
