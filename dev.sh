@@ -287,9 +287,13 @@ cmd_demo() {
   local detach=0
   if [ "${1:-}" = "--detach" ]; then detach=1; fi
   cmd_setup
+  log "Loading the territories (COG 2026 from npm, boundaries shipped in the package)"
+  if ckan_cmd servicespublics territories status 2>&1 | grep -q "Aucun territoire"; then
+    ckan_cmd servicespublics territories load
+    ckan_cmd servicespublics territories load-boundaries
+  fi
   log "Loading the demo data (real service-point files shipped in the package)"
   ckan_cmd servicespublics demo load
-  ckan_cmd search-index rebuild -r -q >/dev/null 2>&1 || ckan_cmd search-index rebuild -q
   start_worker
   if [ "$detach" = 1 ]; then
     if [ -f "$RUN/ckan.pid" ] && kill -0 "$(cat "$RUN/ckan.pid")" 2>/dev/null; then

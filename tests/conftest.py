@@ -23,6 +23,8 @@ import ckan.plugins as p
 from ckan.model import meta
 from ckan.tests import factories
 
+from tests.territories.fixtures import territories_loaded  # noqa: F401 (shared fixture)
+
 #: tables of this extension, emptied at every reset (not their alembic versions)
 OWN_TABLE_PREFIX = "servicespublics_"
 

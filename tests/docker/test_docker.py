@@ -42,8 +42,11 @@ README = DOCKER / "README.md"
 
 #: the plugins the production site runs (issue #10), in this order; more may follow
 PRODUCTION_PLUGINS = (
-    "activity scheming_datasets spatial_metadata spatial_query harvest dcat "
-    "structured_data servicespublics servicespublics_search"
+    "activity servicespublics_access servicespublics servicespublics_search "
+    "servicespublics_dataset scheming_datasets servicespublics_points servicespublics_issues "
+    "servicespublics_map servicespublics_analytics spatial_metadata spatial_query "
+    "dcat structured_data servicespublics_dcat "
+    "harvest datagouv_harvester opendatasoft_harvester dcat_rdf_harvester"
 ).split()
 #: plugins the image installs from docker/requirements.txt, not requirements.txt
 IMAGE_ONLY_PLUGINS = {"envvars"}

@@ -8,6 +8,7 @@ Loading twice changes nothing: existing objects are left as they are.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any, Callable, Optional
@@ -61,6 +62,34 @@ _DILA_NOTES = (
     "horaires et les contacts."
 )
 
+#: column mapping of the DILA directory's JSON lines (see the points plugin)
+_DILA_MAPPING = {
+    "id": "id", "name": "nom", "service_type": "type", "insee_code": "codeinsee",
+    "latitude": "geo.latitude", "longitude": "geo.longitude",
+    "service_type_values": {
+        "gendarmerie": "gendarmerie", "commissariat_police": "commissariat",
+        "pole_emploi": "france-travail", "caf": "caf", "cpam": "cpam", "carsat": "carsat",
+        "mairie": "mairie", "prefecture": "prefecture", "sous_pref": "sous-prefecture",
+        "tgi": "tribunal-judiciaire", "ti": "tribunal-proximite", "prudhommes": "prudhommes",
+        "cour_appel": "cour-appel", "msa": "msa", "urssaf": "urssaf",
+        "tresorerie": "tresorerie", "sip": "finances-publiques",
+        "mission_locale": "mission-locale", "*": None},
+}
+#: column mapping of the France Services list (see the points plugin)
+_FRANCE_SERVICES_MAPPING = {
+    "id": "id_fs", "name": "lib_fs", "service_type": "=france-services",
+    "address": ["adresse", "complement_adresse"], "postcode": "code_postal",
+    "insee_code": "insee_com", "latitude": "latitude", "longitude": "longitude",
+    "phone": "telephone", "email": "mail",
+    "opening_hours": {"columns": {
+        "lundi": "h_lundi", "mardi": "h_mardi", "mercredi": "h_mercredi",
+        "jeudi": "h_jeudi", "vendredi": "h_vendredi", "samedi": "h_samedi"}},
+    "opening_date": {"column": "labellisation_fs", "pattern": "(\\d{2}/\\d{2}/\\d{4})"},
+}
+_DILA_TYPES = ["mairie", "gendarmerie", "commissariat", "france-travail", "caf", "cpam",
+               "carsat", "prefecture", "sous-prefecture", "tribunal-judiciaire",
+               "tribunal-proximite", "finances-publiques"]
+
 DATASETS: list[dict[str, Any]] = [
     {
         "name": "france-services-2024",
@@ -74,15 +103,22 @@ DATASETS: list[dict[str, Any]] = [
                  "date de labellisation.",
         "tags": ["France Services", "accueil de proximité", "démarches administratives",
                  "cohésion des territoires"],
-        "license_id": "other-open",
+        "type": "service-points",
+        "domain": "accueil-proximite",
+        "service_types": ["france-services"],
+        "territory_level": "national",
+        "vintage": "2024-08-01",
+        "frequency": "irregular",
+        "license_id": "lov2",
         "url": "https://github.com/anct-carto/france_services",
-        "author": "ANCT",
-        "version": "2024-08-01",
+        "contact_name": "ANCT",
         "resources": [{
             "file": "liste-fs-20240801.csv",
             "name": "Liste des France Services au 1er août 2024",
             "description": "CSV séparé par des virgules, UTF-8, coordonnées WGS84.",
             "format": "CSV",
+            "role": "point_file",
+            "column_mapping": json.dumps(_FRANCE_SERVICES_MAPPING, ensure_ascii=False),
         }],
     },
     {
@@ -92,11 +128,20 @@ DATASETS: list[dict[str, Any]] = [
         "groups": ["accueil-de-proximite", "securite-justice"],
         "notes": _DILA_NOTES.format(label="des Hautes-Alpes (05)"),
         "tags": ["mairie", "gendarmerie", "CAF", "annuaire", "Hautes-Alpes"],
-        "license_id": "other-open",
+        "type": "service-points",
+        "domain": "services-deconcentres",
+        "service_types": _DILA_TYPES,
+        "territory_level": "departement",
+        "territory_codes": ["05"],
+        "vintage": "2016-02-26",
+        "frequency": "punctual",
+        "license_id": "lov2",
         "url": "https://github.com/cquest/annuaire-services-publics",
-        "author": "DILA",
+        "contact_name": "DILA",
         "resources": [{
             "file": "annuaire-05.sjson",
+            "role": "point_file",
+            "column_mapping": json.dumps(_DILA_MAPPING),
             "name": "Annuaire des services publics locaux des Hautes-Alpes",
             "description": "JSON lines (un objet par ligne), UTF-8.",
             "format": "JSON",
@@ -109,11 +154,20 @@ DATASETS: list[dict[str, Any]] = [
         "groups": ["accueil-de-proximite", "securite-justice"],
         "notes": _DILA_NOTES.format(label="de la Corse-du-Sud (2A)"),
         "tags": ["mairie", "gendarmerie", "tribunal", "annuaire", "Corse-du-Sud"],
-        "license_id": "other-open",
+        "type": "service-points",
+        "domain": "services-deconcentres",
+        "service_types": _DILA_TYPES,
+        "territory_level": "departement",
+        "territory_codes": ["2A"],
+        "vintage": "2016-02-26",
+        "frequency": "punctual",
+        "license_id": "lov2",
         "url": "https://github.com/cquest/annuaire-services-publics",
-        "author": "DILA",
+        "contact_name": "DILA",
         "resources": [{
             "file": "annuaire-2A.sjson",
+            "role": "point_file",
+            "column_mapping": json.dumps(_DILA_MAPPING),
             "name": "Annuaire des services publics locaux de Corse-du-Sud",
             "description": "JSON lines (un objet par ligne), UTF-8.",
             "format": "JSON",
@@ -126,11 +180,20 @@ DATASETS: list[dict[str, Any]] = [
         "groups": ["accueil-de-proximite", "securite-justice"],
         "notes": _DILA_NOTES.format(label="de l'Indre (36)"),
         "tags": ["mairie", "gendarmerie", "CPAM", "annuaire", "Indre"],
-        "license_id": "other-open",
+        "type": "service-points",
+        "domain": "services-deconcentres",
+        "service_types": _DILA_TYPES,
+        "territory_level": "departement",
+        "territory_codes": ["36"],
+        "vintage": "2016-02-26",
+        "frequency": "punctual",
+        "license_id": "lov2",
         "url": "https://github.com/cquest/annuaire-services-publics",
-        "author": "DILA",
+        "contact_name": "DILA",
         "resources": [{
             "file": "annuaire-36.sjson",
+            "role": "point_file",
+            "column_mapping": json.dumps(_DILA_MAPPING),
             "name": "Annuaire des services publics locaux de l'Indre",
             "description": "JSON lines (un objet par ligne), UTF-8.",
             "format": "JSON",
@@ -147,10 +210,28 @@ DATASETS: list[dict[str, Any]] = [
                  "commune, coordonnées en Lambert-93 et en WGS84, date "
                  "d'ouverture et état (ouvert, fermé).",
         "tags": ["école", "collège", "lycée", "éducation", "Ille-et-Vilaine"],
-        "license_id": "other-open",
+        "type": "service-points",
+        "domain": "education-culture-sport",
+        "service_types": ["ecole", "college", "lycee"],
+        "territory_level": "departement",
+        "territory_codes": ["35"],
+        "vintage": "2023-06-16",
+        "frequency": "punctual",
+        "license_id": "lov2",
         "url": "https://data.education.gouv.fr/explore/dataset/fr-en-annuaire-education/",
-        "author": "Ministère de l'Éducation nationale",
+        "contact_name": "Ministère de l'Éducation nationale",
         "resources": [{
+            "role": "point_file",
+            "delimiter": ";",
+            "column_mapping": json.dumps({
+                "id": "Identifiant_de_l_etablissement", "name": "Nom_etablissement",
+                "service_type": "Type_etablissement",
+                "service_type_values": {"Ecole": "ecole", "Collège": "college",
+                                        "Lycée": "lycee", "*": None},
+                "latitude": "latitude", "longitude": "longitude",
+                "insee_code": "Code_commune", "postcode": "Code postal",
+                "phone": "Telephone", "email": "Mail", "website": "Web",
+                "opening_date": "date_ouverture", "status": "etat"}, ensure_ascii=False),
             "file": "ille-et-vilaine_fr-en-annuaire-education.csv",
             "name": "Annuaire de l'éducation, Ille-et-Vilaine (juin 2023)",
             "description": "CSV séparé par des points-virgules, UTF-8 avec BOM.",
@@ -190,22 +271,17 @@ def load(echo: Optional[Callable[[str], None]] = None) -> dict[str, int]:
         if _exists("package_show", context, spec["name"]):
             continue
         data = {k: v for k, v in spec.items() if k not in ("resources", "tags", "groups")}
-        data["tags"] = [{"name": t} for t in spec["tags"]]
+        data["tag_string"] = ",".join(spec["tags"])
         data["groups"] = [{"name": g} for g in spec["groups"]]
         dataset = tk.get_action("package_create")(dict(context), data)
         for res in spec["resources"]:
             path = os.path.join(DATA_DIR, res["file"])
             with open(path, "rb") as stream:
                 upload = FileStorage(stream=stream, filename=res["file"])
-                tk.get_action("resource_create")(dict(context), {
-                    "package_id": dataset["id"],
-                    "name": res["name"],
-                    "description": res["description"],
-                    "format": res["format"],
-                    "url": res["file"],
-                    "url_type": "upload",
-                    "upload": upload,
-                })
+                data = {k: v for k, v in res.items() if k != "file"}
+                data.update({"package_id": dataset["id"], "url": res["file"],
+                             "url_type": "upload", "upload": upload})
+                tk.get_action("resource_create")(dict(context), data)
         created["datasets"] += 1
         echo(f"Jeu de données créé : {spec['title']}")
     return created

@@ -1,0 +1,1 @@
+"""servicespublics_map: the map of a resource's service points, as vector tiles."""

@@ -1,0 +1,1 @@
+"""servicespublics_points: ingestion of service-point files into PostGIS."""
