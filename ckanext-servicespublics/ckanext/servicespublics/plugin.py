@@ -17,6 +17,7 @@ from ckan.lib.plugins import DefaultTranslation
 class ServicesPublicsPlugin(p.SingletonPlugin, DefaultTranslation):
     p.implements(p.IConfigurer)
     p.implements(p.ITranslation)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurer
 
@@ -24,3 +25,12 @@ class ServicesPublicsPlugin(p.SingletonPlugin, DefaultTranslation):
         tk.add_template_directory(config_, "templates")
         tk.add_public_directory(config_, "public")
         tk.add_resource("assets", "servicespublics")
+
+    # IMiddleware
+
+    def make_middleware(self, app, config_):
+        # CKAN 2.12's CSRF exemptions outlive the request that made them
+        from . import csrf
+
+        csrf.install(app)
+        return app
