@@ -126,6 +126,17 @@ class TestDemoSite:
 
         ttl = _text(app.get("/catalog.ttl"))
         assert "france-services-2024" in ttl and "dcat:Dataset" in ttl
+        # the demo catalogue is valid DCAT-AP 3 (tests/dcat/test_shacl.py)
+        from rdflib import Graph
+
+        from tests.dcat.test_shacl import DCAT_AP_3, violations
+        assert violations(Graph().parse(data=ttl, format="turtle"), DCAT_AP_3) == {}
+
+        # every point file of the demo opens in the map view, DILA's included
+        for name in ("annuaire-administration-hautes-alpes-2016",
+                     "annuaire-administration-corse-du-sud-2016"):
+            views = helpers.call_action("resource_view_list", id=_point_resource(name)["id"])
+            assert [v["view_type"] for v in views] == ["servicespublics_map"], name
         tile = app.get(f"/servicespublics/tiles/{fs['id']}/5/16/11.pbf")  # Paris
         assert tile.status_code == 200 and tile.data
         density = helpers.call_action("servicespublics_density",

@@ -77,6 +77,19 @@ class TestWrite:
             assert {str(t).rsplit("/", 1)[1]
                     for t in graph.objects(URIRef(uri), _u(DCT, "type"))} == types
 
+    def test_byte_size_is_a_decimal_and_reads_back(self, dila05):
+        """SEMIC's DCAT-AP 3.0.0 shapes.ttl and 2.1.1 want xsd:decimal (an
+        uploaded file always has a size)."""
+        resource = dila05["resources"][0]
+        dataset = helpers.call_action("package_patch", id=dila05["id"], resources=[
+            dict(resource, size=123456)])
+        graph, ref = _serialize(dataset)
+        distribution = next(graph.objects(ref, _u(DCAT, "distribution")))
+        sizes = list(graph.objects(distribution, _u(DCAT, "byteSize")))
+        assert [(int(float(s)), s.datatype) for s in sizes] == [(123456, XSD.decimal)]
+        read = _parse(graph.serialize(format="turtle"))[0]
+        assert [r.get("size") for r in read["resources"]] == [123456]
+
     def test_territory(self, dila05):
         for level, codes, uris in (
                 ("commune", ["35238", "2A004"], ["commune/35238", "commune/2A004"]),

@@ -35,10 +35,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from decimal import Decimal
 from typing import Any, Iterable, Optional
 
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import Namespace
+from rdflib.namespace import XSD, Namespace
 from shapely.geometry import mapping, shape
 from werkzeug.routing import BuildError
 
@@ -154,6 +155,7 @@ class ServicesPublicsDCATAPProfile(RDFProfile):
         if self._is_service_points(dataset_dict):
             self.g.add((dataset_ref, DCT.conformsTo, self._tableschema_ref()))
         self._graph_distributions(dataset_dict, dataset_ref)
+        self._graph_byte_sizes()
 
     def _is_service_points(self, dataset_dict: dict[str, Any]) -> bool:
         return (dataset_dict.get("type") == SERVICE_POINTS_TYPE
@@ -296,6 +298,29 @@ class ServicesPublicsDCATAPProfile(RDFProfile):
                 self.g.add((distribution, DCAT.downloadURL, URIRef(url)))
             for url_ref in self.g.objects(distribution, DCAT.accessURL):
                 self.g.add((url_ref, RDF.type, RDFS.Resource))
+
+    def _graph_byte_sizes(self) -> None:
+        """``dcat:byteSize`` as ``xsd:decimal``, in the whole graph.
+
+        ckanext-dcat's DCAT-AP 3 profile writes ``xsd:nonNegativeInteger``
+        (DCAT 3's range), but SEMIC's DCAT-AP 3.0.0 shapes (``shapes.ttl``) and
+        DCAT-AP 2.1.1 require ``sh:datatype xsd:decimal``, and SHACL matches
+        datatypes exactly; ``dcat-ap-SHACL.ttl`` only wants a literal. A
+        decimal satisfies all three, and every reader (ckanext-dcat parses
+        ``int(float(value))``) takes it. The whole graph, because that profile
+        converts every size of the graph each time a dataset is added to a
+        catalogue page.
+        """
+        for distribution, _p, size in list(self.g.triples((None, DCAT.byteSize, None))):
+            if getattr(size, "datatype", None) == XSD.decimal:
+                continue
+            try:
+                value = int(float(size))
+            except (TypeError, ValueError):
+                continue
+            self.g.remove((distribution, DCAT.byteSize, size))
+            self.g.add((distribution, DCAT.byteSize,
+                        Literal(Decimal(value), datatype=XSD.decimal)))
 
     def _graph_point_file(self, resource_dict: dict[str, Any], distribution: URIRef) -> None:
         """Role, coordinate system and CSV dialect of a resource."""
