@@ -94,6 +94,19 @@ class TestButtons:
         assert response.headers["Location"].endswith(
             f"/dataset/gendarmeries/issues/new?resource_id={resource['id']}&point_id=fs-7")
         app.get("/issues/new", query_string={"resource_id": "nope"}, status=404)
+        # the redirection names the dataset: not for those who may not see it
+        secret = roles["private"]["resources"][0]
+        for headers in ({}, {"Authorization": roles["users"]["other"]["token"]}):
+            response = app.get("/issues/new", query_string={"resource_id": secret["id"]},
+                               headers=headers, follow_redirects=False)
+            assert response.status_code == 404
+            assert "plan-secret" not in response.headers.get("Location", "")
+            assert "plan-secret" not in response.body
+        response = app.get("/issues/new", query_string={"resource_id": secret["id"]},
+                           headers={"Authorization": roles["users"]["editor"]["token"]},
+                           follow_redirects=False)
+        assert response.headers["Location"].endswith(
+            f"/dataset/plan-secret/issues/new?resource_id={secret['id']}")
         # the helper the map calls
         with app.flask_app.test_request_context():
             url = tk.h.servicespublics_issue_form_url(

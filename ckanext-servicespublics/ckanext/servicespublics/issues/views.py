@@ -186,8 +186,10 @@ def new_for_resource() -> Any:
     if resource is None or resource.state != "active":
         return tk.abort(404, tk._("Resource not found"))
     package = model.Package.get(resource.package_id)
-    if package is None:
-        return tk.abort(404, tk._("Dataset not found"))
+    if package is None or not perm.can_see_package(_context(), package):
+        # the redirection names the dataset: a dataset one may not see does
+        # not exist, as on core's pages
+        return tk.abort(404, tk._("Resource not found"))
     return tk.redirect_to("servicespublics_issues.new", id=package.name,
                           resource_id=resource.id,
                           point_id=tk.request.args.get("point_id") or None)
