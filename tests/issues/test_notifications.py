@@ -129,6 +129,28 @@ class TestReporter:
         assert "Nous vérifions auprès du bureau." in messages[1]["body"]
         assert "Confirmé par téléphone." in messages[2]["body"]
 
+    def test_nothing_about_a_dataset_the_reporter_may_no_longer_see(
+            self, roles, smtp_server):
+        """A dataset closed after the report: its producer's comments, status
+        and title no longer go to the reporter who may not read it."""
+        u = roles["users"]
+        signed_in = _create(roles, u["reporter"], email="citoyen@example.net")
+        visitor = _create(roles, None, email="visiteur@example.net")
+        for created in (signed_in, visitor):
+            act("servicespublics_issue_moderate", u["editor"], id=created["id"],
+                action="publish")
+        assert len(smtp_server.wait(2)) == 2
+        act("package_patch", u["editor"], id=roles["public"]["id"], private=True,
+            title="Gendarmeries fermées")
+        for created in (signed_in, visitor):
+            act("servicespublics_issue_update", u["editor"], id=created["id"],
+                status="wont_fix", comment="Ces données ne sont plus publiques.")
+            act("servicespublics_issue_comment", u["admin"], id=created["id"],
+                body="Nous retirons le jeu de données.")
+        messages = smtp_server.wait(3, timeout=2)
+        assert len(messages) == 2, [(m["rcpt"], m["subject"]) for m in messages]
+        assert not any("fermées" in m["raw"] for m in messages)
+
     def test_anonymous_reporter_gets_the_secret_link(self, roles, smtp_server):
         created = _create(roles, None, email="citoyen@example.net")
         act("servicespublics_issue_moderate", roles["users"]["editor"], id=created["id"],

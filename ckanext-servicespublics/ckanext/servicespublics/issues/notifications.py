@@ -167,10 +167,21 @@ def _new_report(report: Report, package: model.Package) -> int:
     return sent
 
 
+def _reporter_sees(report: Report, package: model.Package) -> bool:
+    """Whether the reporter may still see the dataset (with their account,
+    or as a visitor when they were not signed in): a dataset made restricted
+    or private since the report was sent is no longer theirs to hear about."""
+    user = model.User.get(report.user_id) if report.user_id else None
+    if user is not None and user.state != "active":
+        user = None
+    context = {"user": user.name if user else "", "auth_user_obj": user}
+    return perm.can_see_package(context, package)  # type: ignore[arg-type]
+
+
 def _reporter_update(report: Report, package: model.Package, event: str,
                      extra: dict[str, Any]) -> int:
     name, email, anonymous = _reporter_address(report)
-    if not email:
+    if not email or not _reporter_sees(report, package):
         return 0
     token = perm.reporter_token(report) if anonymous else None
     lines = []
