@@ -104,6 +104,27 @@ class TestVisibility:
         result = _as(world["member"], "servicespublics_closure_impact", close=[hidden])
         assert result["closed"][0]["id"] == hidden
 
+    @pytest.mark.parametrize("who, sees", [(None, False), ("outsider", False),
+                                           ("member", True), ("sysadmin", True)])
+    def test_the_map_page_names_the_producers_one_may_read(self, app, world, producer,
+                                                           who, sees):
+        """The producer filter of /carte lists an organisation whose points
+        are all private to those who may read them only."""
+        from bs4 import BeautifulSoup
+
+        from ckanext.servicespublics.analytics import history
+
+        history.sync()  # as the points plugin's signal does after an ingestion
+        headers = {}
+        if who:
+            token = helpers.call_action("api_token_create", context={"ignore_auth": True},
+                                        user=world[who]["name"], name="carte")["token"]
+            headers = {"Authorization": token}
+        page = BeautifulSoup(app.get("/carte", headers=headers).body, "html.parser")
+        config = json.loads(page.select_one("[data-config]")["data-config"])
+        names = {o["name"] for o in config["organizations"]}
+        assert names == ({producer["name"], "ministere"} if sees else {producer["name"]})
+
     def test_the_producer_filter(self, world, producer):
         density = helpers.call_action("servicespublics_density", organization="ministere",
                                       service_type="gendarmerie")

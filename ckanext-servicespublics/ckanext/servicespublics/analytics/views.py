@@ -31,7 +31,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.servicespublics import territories
 
-from . import stats, tiles
+from . import stats, tiles, visibility
 from .logic import action, schema
 from .model import COMMUNE, TERRITORY
 
@@ -90,11 +90,13 @@ def carte() -> Any:
     types = [{"code": e["code"], "domain": e.get("domain"),
               "label": vocabulary.text(e["label"], lang)}
              for e in vocabulary.entries("service_types")] if vocabulary else []
+    # the producers of the points the visitor may see: an organisation whose
+    # point datasets are all closed to them is not one of them
     organizations = [{"name": name, "title": title} for name, title in model.Session.execute(
         sa.text("""SELECT DISTINCT g.name, g.title FROM "group" g
-                   JOIN package pk ON pk.owner_org = g.id AND pk.state = 'active'
-                   JOIN servicespublics_analytics_version v ON v.package_id = pk.id
-                   WHERE g.is_organization AND g.state = 'active' ORDER BY g.title"""))]
+                   JOIN package pk ON pk.owner_org = g.id AND pk.id = ANY(:packages)
+                   WHERE g.is_organization AND g.state = 'active' ORDER BY g.title"""),
+        {"packages": visibility.visible_packages(context)})]
     basemap = {}
     helper = getattr(tk.h, "servicespublics_map_basemap", None)
     if helper is not None:
