@@ -187,6 +187,17 @@ class TestSpatialFilter:
         assert names(extras={"ext_bbox": "20,20,21,21"}) == []
         assert names(q="école", extras={"ext_bbox": brittany}) == ["ecoles-rennes"]
 
+    @pytest.mark.ckan_config("ckan.plugins", "activity servicespublics servicespublics_search "
+                                             "spatial_metadata spatial_query")
+    @pytest.mark.usefixtures("with_plugins")
+    def test_ext_bbox_with_ckanext_spatial(self, datasets):
+        """As on the site: spatial_query takes ``spatial`` out of the indexed
+        document (for Solr's bbox fields), the extent is indexed all the same."""
+        brittany = "-2.0,47.9,-1.4,48.3"
+        assert names(extras={"ext_bbox": brittany}) == [
+            "ecoles-rennes", "gendarmerie-rennes"]
+        assert names(extras={"ext_bbox": "20,20,21,21"}) == []
+
     def test_bad_bbox(self, datasets):
         with pytest.raises(search.SearchQueryError):
             names(extras={"ext_bbox": "a,b,c"})

@@ -169,6 +169,21 @@ def _extent_wkt(spatial: Any) -> Optional[str]:
         return None
 
 
+def _spatial(doc: dict[str, Any], dataset: Any) -> Any:
+    """The dataset's ``spatial`` GeoJSON. ckanext-spatial's ``spatial_query``
+    takes it out of the document it indexes (into Solr's bbox fields): then it
+    is read from the dataset itself, as CKAN dictized it (``data_dict``)."""
+    found = doc.get("spatial") or doc.get("extras_spatial")
+    if found or not isinstance(dataset, dict):
+        return found
+    if dataset.get("spatial"):
+        return dataset["spatial"]
+    for extra in dataset.get("extras") or []:
+        if isinstance(extra, dict) and extra.get("key") == "spatial":
+            return extra.get("value")
+    return None
+
+
 def _dedupe(values: Iterable[Any]) -> list[str]:
     seen: dict[str, None] = {}
     for v in values:
@@ -189,12 +204,14 @@ def document_row(doc: dict[str, Any]) -> dict[str, Any]:
     index_id = doc.get("index_id") or hashlib.md5(
         f"{doc.get('id')}{site_id}".encode()).hexdigest()
     organization_title = ""
+    dataset: dict[str, Any] = {}
     if blobs["data_dict"]:
         try:
-            org = json.loads(blobs["data_dict"]).get("organization") or {}
+            dataset = json.loads(blobs["data_dict"])
+            org = dataset.get("organization") or {}
             organization_title = org.get("title") or ""
         except (ValueError, AttributeError):
-            pass
+            dataset = {}
 
     weighted: dict[str, list[str]] = {"A": [], "B": [], "C": [], "D": []}
     for key in WEIGHT_A:
@@ -242,7 +259,7 @@ def document_row(doc: dict[str, Any]) -> dict[str, Any]:
         "doc": json.dumps(doc, default=str),
         "data_dict": blobs["data_dict"],
         "validated_data_dict": blobs["validated_data_dict"],
-        "extent": _extent_wkt(doc.get("spatial")),
+        "extent": _extent_wkt(_spatial(doc, dataset)),
     }
     for weight, texts in weighted.items():
         row[f"text_{weight}"] = " \n ".join(t for t in texts if t)[:MAX_TEXT]
