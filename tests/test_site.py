@@ -9,8 +9,6 @@ loaded shows up here.
 """
 from __future__ import annotations
 
-import configparser
-import os
 import re
 
 import pytest
@@ -19,21 +17,9 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import jobs
 from ckan.tests import factories, helpers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.development_settings import development_settings
 
-
-def _development_settings() -> dict[str, str]:
-    """The settings of config/development.ini that choose plugins and schemas."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(ROOT, "config", "development.ini"), encoding="utf-8")
-    app = parser["app:main"]
-    keys = ("ckan.plugins", "scheming.dataset_schemas", "scheming.presets",
-            "ckanext.dcat.rdf.profiles", "ckanext.dcat.enable_content_negotiation",
-            "ckan.views.default_views")
-    return {key: " ".join(app[key].split()) for key in keys}
-
-
-SETTINGS = _development_settings()
+SETTINGS = development_settings()
 PLUGINS = SETTINGS["ckan.plugins"]
 
 

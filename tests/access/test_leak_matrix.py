@@ -1,25 +1,33 @@
 """No leak: who sees what, through every endpoint.
 
+The site is the production one: every plugin of ``config/development.ini``,
+in its order, with its dataset schemas, presets and DCAT profiles
+(``tests/development_settings.py``).
+
 Each row of ``ROWS`` is one way of reading data (an API action, a page, a
-feed, an export…). The matrix runs every row as each user of ``USERS``
-(anonymous, a signed-in citizen, an agent of another organisation, a user a
-sysadmin flagged as agent, a member of the producing organisation, a
-sysadmin) against the datasets of ``world.py`` (public, restricted, private,
-draft), with real requests to the Flask app, and asserts exactly which
-datasets each one sees: a dataset is seen when the response contains its
-token, id or one of its resources' ids.
+feed, an export, a vector tile, an e-mail…). The matrix runs every row as
+each user of ``USERS`` (anonymous, a signed-in citizen, an agent who edits
+another organisation's datasets, a user a sysadmin flagged as agent, an
+editor of the producing organisation, a sysadmin) against the service-point
+datasets of ``world.py`` (public, restricted, private, draft) and what the
+plugins made of them (points, map layers, national map, issue reports),
+with real requests to the Flask app, and asserts exactly which datasets each
+one sees, and the counts: a dataset is seen when the response contains its
+token, id or one of its resources' ids. A refusal shows nothing of a dataset
+the user may not read, whatever its status.
 
 ``test_every_endpoint_is_classified`` fails on any registered action or URL
 rule that is neither covered by a row (``Row.covers``) nor listed in
-``NO_DATASET_DATA`` (with the reason) or ``WRITES`` (refused to outsiders,
-checked by ``test_writes_are_refused_to_outsiders``). Adding an endpoint
-means adding one line here: a row for what it reads, or an allow-list entry
-saying why it exposes no dataset data.
+``NO_DATASET_DATA`` (with the reason), ``WRITES`` (actions refused to
+outsiders, checked by ``test_writes_are_refused_to_outsiders``) or
+``WRITE_FORMS`` (posted forms, ``test_forms_are_refused_to_outsiders``).
+Adding an endpoint means adding one line here: a row for what it reads, or
+an allow-list entry saying why it exposes no dataset data.
 
-To add a feature's rows (point API, map tiles, analytics, issue reports):
-give its data to the world datasets through ``world.WORLD_BUILDERS`` (keep
-each dataset's token in what you add) and append rows in the section
-"Rows added by later features" at the end of ``ROWS``.
+To add a feature's rows: give its data to the world datasets through
+``world.WORLD_BUILDERS`` (keep each dataset's token in what you add) and
+append rows in the section "Rows added by later features" at the end of
+``ROWS``.
 """
 from __future__ import annotations
 
@@ -33,27 +41,25 @@ import ckan.logic as logic
 import ckan.plugins as p
 from ckan.common import config
 
+from tests.analytics.leak_world import build as _analytics_world
+from tests.development_settings import development_settings
+from tests.mapview import leak as _map_leak
+
 from . import world as w
 
 
+#: the site's plugins, in their production order, with the schemas, presets
+#: and DCAT profiles they run with (config/development.ini): every action and
+#: URL rule of every plugin is classified, and the rows run on the site as it is
+SETTINGS = development_settings()
+PLUGINS = SETTINGS["ckan.plugins"]
 
-def _plugins() -> str:
-    """The test.ini plugins (every plugin in the final suite) plus what the
-    matrix needs; servicespublics_access right after activity unless test.ini
-    places it (templates and chained actions of the plugins listed first win).
-    The rows of a plugin that is not loaded are skipped, but the
-    classification covers whatever is loaded."""
-    names = list(config.get("ckan.plugins") or [])
-    if "servicespublics_access" not in names:
-        at = names.index("activity") + 1 if "activity" in names else 0
-        names.insert(at, "servicespublics_access")
-    if "activity" not in names:
-        names.insert(0, "activity")
-    extra = ["dcat", "harvest", "ckan_harvester", "image_view"]
-    return " ".join(dict.fromkeys(names + extra))
+pytestmark = [pytest.mark.ckan_config(key, value) for key, value in SETTINGS.items()]
 
-
-PLUGINS = _plugins()
+# what the features add to the world's datasets once they are closed
+for _builder in (_map_leak.build_map_world, _analytics_world):
+    if _builder not in w.WORLD_BUILDERS:
+        w.WORLD_BUILDERS.append(_builder)
 
 DATASETS = frozenset(w.TOKENS)
 SOURCES = frozenset(w.SOURCE_TOKENS)
@@ -128,12 +134,14 @@ class Client:
             data = None
         return Response(res.status_code, body, data, res.headers.get("Location", ""))
 
-    def get(self, who: str, url: str, **params: Any) -> Response:
+    def get(self, who: str, url: str, headers: Optional[dict[str, str]] = None,
+            **params: Any) -> Response:
         """A page, following redirects (/dataset/<id> -> /dataset/<name>); a
-        redirection to the login page is answered as a 302."""
+        redirection to the login page is answered as a 302. ``headers``: more
+        request headers (``Accept``...)."""
         try:
-            res = self.app.get(url, headers=self._headers(who), query_string=params,
-                               follow_redirects=True)
+            res = self.app.get(url, headers=dict(self._headers(who), **(headers or {})),
+                               query_string=params, follow_redirects=True)
         except (logic.NotAuthorized, logic.NotFound) as e:
             # the test app propagates what a view fails to catch; a site
             # answers it with its error page (500), with no data
@@ -147,12 +155,12 @@ class Client:
         return self._response(self.app.post(url, headers=self._headers(who), data=data,
                                             follow_redirects=False))
 
-    def api(self, who: str, action: str, **data: Any) -> Response:
+    def api(self, who: str, action: str, /, **data: Any) -> Response:
         return self._response(self.app.post(
             f"/api/3/action/{action}", headers=self._headers(who), json=data,
             follow_redirects=False))
 
-    def result(self, who: str, action: str, **data: Any) -> Any:
+    def result(self, who: str, action: str, /, **data: Any) -> Any:
         res = self.api(who, action, **data)
         assert res.status == 200, (action, who, res.status, res.body[:500])
         return res.json["result"]
@@ -195,31 +203,57 @@ class Row:
     #: an object is recognised by its token only (the request carries its id,
     #: which pages repeat in their language selector)
     by_token_only: bool = False
+    #: the request carries the object's token (a tag name, a name searched
+    #: for), which a refusal may repeat: only a refusal answered 200 must not
+    #: show it (any other refusal must not, whatever its status)
+    token_in_request: bool = False
+
+
+def _assert(condition: bool, *info: Any) -> None:
+    assert condition, info
+
+
+def _merge(*responses: Response) -> tuple[int, str]:
+    """Several requests as one cell: allowed only if every one succeeds."""
+    statuses = [r.status for r in responses]
+    status = 200 if all(s == 200 for s in statuses) else max(
+        s for s in statuses if s != 200)
+    return status, "\n".join(r.body for r in responses)
 
 
 def _ds(world: w.World, key: str) -> w.Dataset:
     return world.datasets[key]
 
 
+#: the access level of each world dataset (the draft is a restricted one)
+LEVELS = {"public": "public", "restricted": "restricted", "private": "private",
+          "draft": "restricted"}
+
+
 def _search_check(c: Client, who: str, res: Response, expected: set[str]) -> None:
     result = res.json["result"]
     ours = [d for d in result["results"] if d.get("owner_org") == c.world.org["id"]
-            and d.get("type") == "dataset"]
+            and d.get("type") == w.DATASET_TYPE]
     assert len(ours) == len(expected), (who, [d["name"] for d in ours])
     # every facet counts only what the user may see
+    everywhere = (c.world.org["name"], c.world.org["id"], c.world.group["name"], "securite",
+                  "gendarmerie", "france-services")
     for field, facet in result["search_facets"].items():
         for item in facet["items"]:
-            if item["name"] in (c.world.org["name"], c.world.org["id"]):
+            if item["name"] in everywhere:
                 assert item["count"] == len(expected), (who, field, item)
-            if item["name"] == c.world.group["name"]:
-                assert item["count"] == len(expected), (who, field, item)
-            if item["name"] == "securite":
-                assert item["count"] == len(expected), (who, field, item)
+    # the access levels: only those of the datasets the user may see, counted
+    levels = {i["name"]: i["count"]
+              for i in result["search_facets"]["access_level"]["items"]}
+    counted = {level: sum(1 for k in expected if LEVELS[k] == level)
+               for level in set(LEVELS.values())}
+    assert levels == {k: v for k, v in counted.items() if v}, (who, levels)
 
 
 def _search(**params: Any) -> Callable[[Client, str, Any], Response]:
     base = {"q": "", "rows": 1000, "facet.field": json.dumps(
-        ["organization", "groups", "tags", "res_format", "license_id"]),
+        ["organization", "groups", "tags", "res_format", "license_id", "access_level",
+         "domain", "service_types", "territory_regions"]),
         "facet.limit": -1}
     return lambda c, who, _: c.api(who, "package_search", **dict(base, **params))
 
@@ -253,6 +287,260 @@ def _dashboard(who: str) -> set[str]:
     if who in ("anonymous", "sysadmin"):
         return set()
     return reads(who) if who == "member" else reads_active(who)
+
+
+# -- the site's own plugins: helpers of their rows ----------------------------------
+# points (servicespublics_points), national map (servicespublics_analytics),
+# issue reports (servicespublics_issues), DCAT negotiation (servicespublics_dcat)
+
+def _points_list(c: Client, who: str, k: str) -> Response:
+    d = _ds(c.world, k)
+    return Response(*_merge(
+        c.api(who, "servicespublics_points_list", resource_id=d.resource_id),
+        c.api(who, "servicespublics_points_list", package_id=d.name, format="list"),
+        c.api(who, "servicespublics_points_list", package_id=d.id, bbox="-6,41,10,52",
+              service_type="france-services")))
+
+
+def _points_list_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    if res.status != 200:
+        return
+    d = _ds(c.world, _key_of(c, res))
+    found = c.result(who, "servicespublics_points_list", package_id=d.id, format="list")
+    assert found["count"] == 1 + w.FRANCE_SERVICES_PER_DATASET, found
+
+
+def _key_of(c: Client, res: Response) -> str:
+    """The world dataset a per-dataset response is about (its token)."""
+    keys = [k for k, d in c.world.datasets.items() if d.token in res.body]
+    assert len(keys) == 1, keys
+    return keys[0]
+
+
+def _analytics_expected(who: str) -> int:
+    """France Services of the national map a user may count (those of every
+    active dataset they read)."""
+    return w.FRANCE_SERVICES_PER_DATASET * len(reads_active(who))
+
+
+def _analytics_counts_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    """Density, evolution, distances per commune and the density CSV count
+    only what the user may read."""
+    count = _analytics_expected(who)
+    row = next(r for r in res.json["result"]["territories"]
+               if r["code"] == w.GAP_DEPARTEMENT)
+    assert row["count"] == count, (who, "density", row)
+    evolution = c.result(who, "servicespublics_evolution", service_type="france-services",
+                         date_from="2000-01-01", territory=w.GAP_DEPARTEMENT)
+    assert evolution["totals"]["count_to"] == count, (who, "evolution", evolution["totals"])
+    nearest = c.result(who, "servicespublics_nearest", service_type="france-services",
+                       territory=w.GAP_DEPARTEMENT, include_communes=False)
+    assert nearest["summary"]["services"] == count, (who, "nearest", nearest["summary"])
+    page = c.get(who, "/carte/densite.csv", service_type="france-services")
+    assert page.status == 200, page.body[:200]
+    line = next(li for li in page.body.splitlines() if ",05,Hautes-Alpes," in li)
+    assert line.split(",")[4] == str(count), (who, "densite.csv", line)
+
+
+def _analytics_export_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    count = _analytics_expected(who)
+    assert res.json["result"]["count"] == count, (who, res.json["result"]["count"])
+    assert len(res.json["result"]["features"]) == count
+
+
+def _analytics_files_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    count = _analytics_expected(who)
+    csv_page = c.get(who, "/carte/export.csv", service_type="france-services")
+    assert len(csv_page.body.strip().splitlines()) == 1 + count, (who, csv_page.body)
+    geojson = c.get(who, "/carte/export.geojson", service_type="france-services")
+    assert len(geojson.json["features"]) == count, (who, geojson.body[:300])
+
+
+def _analytics_nearest_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    assert len(res.json["result"]["services"]) == _analytics_expected(who)
+
+
+def _analytics_tiles(c: Client, who: str, _key: Any) -> Response:
+    """The tile around Gap at zoom 8 (points, with their names, not cells)."""
+    z, x, y = _map_leak.tile_of(6.11, 44.58, 8)
+    res = c.app.get(f"/carte/tuiles/{z}/{x}/{y}.pbf", headers=c._headers(who),
+                    query_string={"service_type": "france-services"})
+    return _map_leak.tile_response(res, Response)
+
+
+def _analytics_tiles_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    assert len(res.json) == _analytics_expected(who), (who, res.json)
+
+
+def _analytics_impact(c: Client, who: str, key: str) -> Response:
+    """Close the dataset's first France Services: a point the user may not
+    count is answered like an unknown one (a validation error, i.e. not found)."""
+    ids = _ds(c.world, key).extra["analytics_point_ids"]
+    res = c.api(who, "servicespublics_closure_impact", close=ids[:1],
+                territory=w.GAP_DEPARTEMENT)
+    return Response(404, res.body) if res.status == 409 else res
+
+
+def _carte_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    """The producer filter names the producers of points the user may see."""
+    import html
+    import re
+
+    found = re.search(r'data-config="([^"]*)"', res.body)
+    assert found, res.body[:300]
+    config = json.loads(html.unescape(found.group(1)))
+    assert [o["name"] for o in config["organizations"]] == [c.world.org["name"]], config
+
+
+def _issue_count(who: str) -> int:
+    """The reports a user sees listed by default: the published ones of the
+    datasets they read; every report of them for the producer's editors."""
+    return len(reads(who)) * (2 if who in MANAGERS else 1)
+
+
+def _issue_list_check(c: Client, who: str, res: Response, expected: set[str]) -> None:
+    result = res.json["result"]
+    count = _issue_count(who)
+    assert result["count"] == count and len(result["results"]) == count, (who, result)
+    assert sum(result["facets"]["status"].values()) == count, (who, result["facets"])
+    states = {"published": len(expected)}
+    if who in MANAGERS:
+        states["pending"] = len(expected)
+    elif who == "citizen":
+        states["pending"] = 1  # their own, on the public dataset
+    assert result["facets"]["moderation_state"] == states, (who, result["facets"])
+
+
+def _issue_per_dataset(c: Client, who: str, k: str) -> Response:
+    d = _ds(c.world, k)
+    return Response(*_merge(
+        c.api(who, "servicespublics_issue_list", package_id=d.id),
+        c.api(who, "servicespublics_issue_list", resource_id=d.resource_id,
+              point_id=d.brigade_source_id, moderation_state="published")))
+
+
+def _issue_per_dataset_check(c: Client, who: str, res: Response, _expected: set[str]
+                             ) -> None:
+    if res.status != 200:
+        return
+    d = _ds(c.world, _key_of(c, res))
+    found = c.result(who, "servicespublics_issue_list", package_id=d.id)
+    assert found["count"] == (2 if who in MANAGERS else 1), (who, found)
+
+
+def _sees_pending(who: str, k: str) -> bool:
+    """A pending report: for the dataset's moderators and its reporter (the
+    citizen), as long as they may read the dataset."""
+    return can_read(who, k) and (who in MANAGERS or who == "citizen")
+
+
+def _issue_show(report: str) -> Callable[[Client, str, str], Response]:
+    def call(c: Client, who: str, k: str) -> Response:
+        found = getattr(_ds(c.world, k), report)
+        return Response(*_merge(
+            c.api(who, "servicespublics_issue_show", id=found["id"]),
+            c.api(who, "servicespublics_issue_show", id=str(found["number"]))))
+    return call
+
+
+def _issue_page(report: str) -> Callable[[Client, str, str], Response]:
+    def call(c: Client, who: str, k: str) -> Response:
+        d = _ds(c.world, k)
+        return c.get(who, f"/dataset/{d.id}/issues/{getattr(d, report)['number']}")
+    return call
+
+
+def _issues_tab_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    """The reports tab lists the published report, not the pending one."""
+    if res.status == 200:
+        k = _key_of(c, res)
+        assert f"Nom faux pour {w.TOKENS[k]}" in res.body, who
+        assert f"Il manque {w.TOKENS[k]}" not in res.body, who
+
+
+def _correction_list_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    if res.status == 200 and res.json["result"]:
+        fields = [r["fields"] for r in res.json["result"]]
+        assert len(fields) == 1 and "corrigée" in fields[0]["name"], fields
+
+
+def _issue_form_by_resource(c: Client, who: str, k: str) -> Response:
+    """``/issues/new?resource_id=``: the redirection to the dataset's form
+    must not name a dataset the user may not see."""
+    d = _ds(c.world, k)
+    params = {"resource_id": d.resource_id}
+    first = c.app.get("/issues/new", headers=c._headers(who), query_string=params,
+                      follow_redirects=False)
+    final = c.get(who, "/issues/new", **params)
+    return Response(final.status, f"Location: {first.headers.get('Location', '')}\n"
+                    + final.body, final.json, final.location)
+
+
+def _mails(c: Client, who: str, _key: Any) -> Response:
+    """The e-mails sent to the user since the datasets were closed."""
+    mailbox, mark = c.world.extra["mailbox"], c.world.extra["mail_mark"]
+    user = c.world.users[who]
+    if mailbox is None or user is None:
+        return Response(200, "")
+    mine = [m for m in mailbox.messages[mark:] if user["email"] in m["rcpt"]]
+    return Response(200, "\n".join(f"{m['subject']}\n{m['body']}" for m in mine))
+
+
+_ALL_STATES = ["pending", "held", "published", "rejected", "merged"]
+
+
+def _queue(c: Client, who: str, _key: Any) -> Response:
+    return Response(*_merge(
+        c.get(who, "/issues/moderation"),
+        c.get(who, "/issues/moderation", moderation_state=_ALL_STATES),
+        c.get(who, "/issues/moderation", moderation_state=_ALL_STATES,
+              organization=c.world.org["id"])))
+
+
+def _queue_sees(who: str) -> set[str]:
+    """The producer's editors see every report of their datasets; the agent,
+    who moderates another organisation, the published ones of the datasets
+    they read; the others are refused."""
+    if who in MANAGERS:
+        return reads(who)
+    return reads(who) if who == "agent" else set()
+
+
+def _queue_check(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    """Pending reports are for their dataset's moderators only."""
+    shown = {k for k in w.TOKENS if f"Il manque {w.TOKENS[k]}" in res.body}
+    assert shown == (reads(who) if who in MANAGERS else set()), (who, shown)
+
+
+def _org_queue(c: Client, who: str, _key: Any) -> Response:
+    org, other = c.world.org["name"], c.world.other_org["name"]
+    return Response(*_merge(
+        c.get(who, f"/organization/{org}/issues"),
+        c.get(who, f"/organization/{org}/issues", moderation_state=_ALL_STATES),
+        # the agent moderates the other organisation: its queue is empty
+        *([c.get(who, f"/organization/{other}/issues", moderation_state=_ALL_STATES)]
+          if who == "agent" else [])))
+
+
+def _not_html(c: Client, who: str, res: Response, _expected: set[str]) -> None:
+    """A negotiated answer is RDF, not the HTML page."""
+    if res.status == 200:
+        assert "<html" not in res.body.lower(), (who, res.body[:200])
+
+
+def _negotiated_dataset(c: Client, who: str, k: str) -> Response:
+    d = _ds(c.world, k)
+    return Response(*_merge(
+        c.get(who, f"/dataset/{d.id}", headers={"Accept": "text/turtle"}),
+        c.get(who, f"/service-points/{d.id}", headers={"Accept": "application/ld+json"})))
+
+
+def _negotiated_catalog(c: Client, who: str, _key: Any) -> Response:
+    return Response(*_merge(
+        c.get(who, "/", headers={"Accept": "text/turtle"}),
+        c.get(who, "/", headers={"Accept": "application/ld+json"},
+              q="*:* OR capacity:private", fq="permission_labels:*"),
+        c.get(who, "/catalog.ttl", q="Gendarmeries", fq="capacity:private")))
 
 
 ROWS: dict[str, Row] = {
@@ -522,7 +810,7 @@ ROWS: dict[str, Row] = {
     "tag_show": Row(
         covers=("action:tag_show",), each="dataset", allowed=can_read,
         call=lambda c, who, k: c.api(who, "tag_show", id=f"tag-{w.TOKENS[k]}",
-                                     include_datasets=True),
+                                     include_datasets=True), token_in_request=True,
         # the datasets of a tag are the public ones (CKAN's rule): only the
         # tag itself follows its datasets
         check=lambda c, who, res, exp: _assert(
@@ -584,11 +872,15 @@ ROWS: dict[str, Row] = {
     "resource download": Row(
         covers=("url:resource.download", "url:dataset_resource.download"), each="dataset",
         allowed=can_read,
-        call=lambda c, who, k: Response(*_merge(
-            c.get(who, f"/dataset/{_ds(c.world, k).id}/resource/"
-                       f"{_ds(c.world, k).resource_id}/download"),
-            c.get(who, f"/dataset/{_ds(c.world, k).id}/resource/"
-                       f"{_ds(c.world, k).resource_id}/download/{w.TOKENS[k]}.csv")))),
+        call=lambda c, who, k: c.get(who, f"/dataset/{_ds(c.world, k).id}/resource/"
+                                          f"{_ds(c.world, k).resource_id}/download")),
+    # the file name is the token: a refusal page may repeat the address
+    "resource download by file name": Row(
+        covers=("url:resource.download", "url:dataset_resource.download"), each="dataset",
+        allowed=can_read, token_in_request=True,
+        call=lambda c, who, k: c.get(who, f"/dataset/{_ds(c.world, k).id}/resource/"
+                                          f"{_ds(c.world, k).resource_id}/download/"
+                                          f"{w.TOKENS[k]}.csv")),
     "resource view page": Row(
         covers=("url:resource.view", "url:dataset_resource.view"), each="dataset",
         allowed=can_read,
@@ -662,8 +954,14 @@ ROWS: dict[str, Row] = {
         each="source", allowed=can_read, requires=("harvest",),
         call=lambda c, who, k: Response(*_merge(
             c.api(who, "harvest_source_show", id=c.world.sources[k]["id"]),
-            c.get(who, f"/harvest/{c.world.sources[k]['name']}"),
-            c.get(who, f"/harvest/about/{c.world.sources[k]['name']}")))),
+            c.get(who, f"/harvest/{c.world.sources[k]['id']}"),
+            c.get(who, f"/harvest/about/{c.world.sources[k]['id']}")))),
+    # ckanext-dcat negotiates the content of every dataset type's page
+    "harvest source, content negotiation": Row(
+        covers=("url:harvest.read",), each="source", allowed=can_read,
+        requires=("harvest", "servicespublics_dcat"),
+        call=lambda c, who, k: c.get(who, f"/harvest/{c.world.sources[k]['id']}",
+                                     headers={"Accept": "text/turtle"})),
     "harvest source managers' pages": Row(
         covers=("url:harvester.admin", "url:harvester.job_list", "url:harvester.job_show",
                 "url:harvester.job_show_last", "action:harvest_job_list",
@@ -672,8 +970,8 @@ ROWS: dict[str, Row] = {
         each="source", allowed=lambda who, k: who in MANAGERS, requires=("harvest",),
         login_required=True, shows_token=False,
         call=lambda c, who, k: Response(*_merge(
-            c.get(who, f"/harvest/admin/{c.world.sources[k]['name']}"),
-            c.get(who, f"/harvest/{c.world.sources[k]['name']}/job"),
+            c.get(who, f"/harvest/admin/{c.world.sources[k]['id']}"),
+            c.get(who, f"/harvest/{c.world.sources[k]['id']}/job"),
             c.api(who, "harvest_job_list", source_id=c.world.sources[k]["id"]),
             c.api(who, "harvest_object_list", source_id=c.world.sources[k]["id"])))),
     "harvest_object_show": Row(
@@ -692,21 +990,184 @@ ROWS: dict[str, Row] = {
             c.get(who, f"/harvest/object/{c.world.orphan_record_id}"))),
         sees=lambda who: {"orphan_record"} if who in MANAGERS else set()),
     # -- Rows added by later features ----------------------------------------------
-    # (point API, map tiles, analytics, issue reports: one row per endpoint,
-    #  with `requires=("<plugin>",)`, and their data added by world.WORLD_BUILDERS)
+    # (one row per endpoint, with `requires=("<plugin>",)`, and their data added
+    #  to the world datasets by world.build and world.WORLD_BUILDERS)
+    # -- the dataset types of the site (servicespublics_dataset + scheming) -------------
+    "service-points pages": Row(
+        covers=("url:service-points.read", "url:service-points_resource.read"),
+        each="dataset", allowed=can_read, requires=("scheming_datasets",),
+        call=lambda c, who, k: Response(*_merge(
+            c.get(who, f"/service-points/{_ds(c.world, k).id}"),
+            c.get(who, f"/service-points/{_ds(c.world, k).id}/resource/"
+                       f"{_ds(c.world, k).resource_id}")))),
+    "service-points search page": Row(
+        covers=("url:service-points.search",), requires=("scheming_datasets",),
+        call=lambda c, who, _: c.get(who, "/service-points/", q="Gendarmeries"),
+        sees=reads_active),
+    # ckanext-spatial's bounding box, answered by the PostgreSQL engine: the
+    # extents are those the points plugin computed from each dataset's points
+    "package_search ext_bbox": Row(
+        covers=("action:package_search",), requires=("spatial_query",),
+        call=_search(include_private=True, ext_bbox="-6,41,10,52"),
+        sees=reads_active, check=_search_check),
+    "dataset search page ext_bbox": Row(
+        covers=("url:dataset.search",), requires=("spatial_query",),
+        call=lambda c, who, _: c.get(who, "/dataset/", q="Gendarmeries",
+                                     ext_bbox="-6,41,10,52"),
+        sees=reads_active),
+    # -- points (servicespublics_points) ------------------------------------------------
+    "points list": Row(
+        covers=("action:servicespublics_points_list",), each="dataset", allowed=can_read,
+        requires=("servicespublics_points",), call=_points_list, check=_points_list_check),
+    # the report shows the ingestion (counts, messages), by the dataset's ids
+    "points report": Row(
+        covers=("action:servicespublics_points_report",), each="dataset",
+        allowed=can_read, shows_token=False, requires=("servicespublics_points",),
+        call=lambda c, who, k: c.api(who, "servicespublics_points_report",
+                                     id=_ds(c.world, k).resource_id),
+        check=lambda c, who, res, exp: _assert(
+            res.status != 200 or res.json["result"]["point_count"]
+            == 1 + w.FRANCE_SERVICES_PER_DATASET, res.body[:300])),
+    # -- a resource's map (servicespublics_map) -------------------------------------------
+    **_map_leak.rows(Row, Response, can_read, _merge),
+    # -- national map (servicespublics_analytics) --------------------------------------
+    # the page itself shows vocabularies and producers' names; its numbers come
+    # from the actions and tiles below
+    "national map page": Row(
+        covers=("url:servicespublics_analytics.carte",),
+        requires=("servicespublics_analytics",), check=_carte_check,
+        call=lambda c, who, _: c.get(who, "/carte"), sees=lambda who: set()),
+    "national map: points export (API)": Row(
+        covers=("action:servicespublics_points_export",), sees=reads_active,
+        requires=("servicespublics_analytics",), check=_analytics_export_check,
+        call=lambda c, who, _: c.api(who, "servicespublics_points_export",
+                                     service_type="france-services", limit=1000)),
+    "national map: points export (CSV, GeoJSON)": Row(
+        covers=("url:servicespublics_analytics.export",), sees=reads_active,
+        requires=("servicespublics_analytics",), check=_analytics_files_check,
+        call=lambda c, who, _: Response(*_merge(
+            c.get(who, "/carte/export.csv"), c.get(who, "/carte/export.geojson")))),
+    "national map: tiles": Row(
+        covers=("url:servicespublics_analytics.tile",), sees=reads_active,
+        requires=("servicespublics_analytics",), call=_analytics_tiles,
+        check=_analytics_tiles_check),
+    "national map: nearest services": Row(
+        covers=("action:servicespublics_nearest",), sees=reads_active,
+        requires=("servicespublics_analytics",), check=_analytics_nearest_check,
+        call=lambda c, who, _: c.api(who, "servicespublics_nearest", commune=w.GAP_COMMUNE,
+                                     service_type="france-services", limit=100)),
+    # counts only: no name, so `at_most`, and the counts are checked
+    "national map: density, evolution, distances per commune": Row(
+        covers=("action:servicespublics_density", "action:servicespublics_evolution",
+                "url:servicespublics_analytics.density_csv"),
+        sees=reads_active, at_most=True, requires=("servicespublics_analytics",),
+        check=_analytics_counts_check,
+        call=lambda c, who, _: c.api(who, "servicespublics_density",
+                                     service_type="france-services")),
+    "national map: closure impact": Row(
+        covers=("action:servicespublics_closure_impact",), each="dataset",
+        allowed=lambda who, k: k != "draft" and can_read(who, k),
+        requires=("servicespublics_analytics",), call=_analytics_impact),
+    # -- issue reports (servicespublics_issues) ----------------------------------------
+    "issue_list": Row(
+        covers=("action:servicespublics_issue_list",), sees=reads,
+        requires=("servicespublics_issues",), check=_issue_list_check,
+        call=lambda c, who, _: c.api(who, "servicespublics_issue_list", limit=100)),
+    "issue_list of the organisation": Row(
+        covers=("action:servicespublics_issue_list",), sees=reads,
+        requires=("servicespublics_issues",), check=_issue_list_check,
+        call=lambda c, who, _: c.api(who, "servicespublics_issue_list", limit=100,
+                                     organization=c.world.org["name"])),
+    # one's own reports: the citizen's, on the datasets they still read
+    "issue_list mine": Row(
+        covers=("action:servicespublics_issue_list",), requires=("servicespublics_issues",),
+        call=lambda c, who, _: c.api(who, "servicespublics_issue_list", mine=True),
+        sees=lambda who: {"public"} if who == "citizen" else set(),
+        check=lambda c, who, res, exp: _assert(
+            res.json["result"]["count"] == (2 if who == "citizen" else 0),
+            res.json["result"])),
+    "issue_list of a dataset, a resource, a point": Row(
+        covers=("action:servicespublics_issue_list",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",), call=_issue_per_dataset,
+        check=_issue_per_dataset_check),
+    "issue_show published": Row(
+        covers=("action:servicespublics_issue_show",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",), call=_issue_show("published_report")),
+    "issue_show pending": Row(
+        covers=("action:servicespublics_issue_show",), each="dataset",
+        allowed=_sees_pending, requires=("servicespublics_issues",),
+        call=_issue_show("pending_report")),
+    # the draft's has none: by the resource id for it
+    "issue_correction_list": Row(
+        covers=("action:servicespublics_issue_correction_list",), each="dataset",
+        allowed=can_read, shows_token=False, requires=("servicespublics_issues",),
+        call=lambda c, who, k: c.api(who, "servicespublics_issue_correction_list",
+                                     resource_id=_ds(c.world, k).resource_id,
+                                     include_removed=True),
+        check=_correction_list_check),
+    "dataset reports tab": Row(
+        covers=("url:servicespublics_issues.index",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",), check=_issues_tab_check,
+        call=lambda c, who, k: c.get(who, f"/dataset/{_ds(c.world, k).id}/issues")),
+    "report page published": Row(
+        covers=("url:servicespublics_issues.read",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",), call=_issue_page("published_report")),
+    "report page pending": Row(
+        covers=("url:servicespublics_issues.read",), each="dataset", allowed=_sees_pending,
+        requires=("servicespublics_issues",), call=_issue_page("pending_report")),
+    "report form": Row(
+        covers=("url:servicespublics_issues.new",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",),
+        call=lambda c, who, k: c.get(who, f"/dataset/{_ds(c.world, k).id}/issues/new",
+                                     resource_id=_ds(c.world, k).resource_id)),
+    # the form of a point's report shows the point's values; the point's id
+    # (in the request) carries the token
+    "report form of a point": Row(
+        covers=("url:servicespublics_issues.new",), each="dataset", allowed=can_read,
+        requires=("servicespublics_issues",), token_in_request=True,
+        call=lambda c, who, k: c.get(who, f"/dataset/{_ds(c.world, k).id}/issues/new",
+                                     resource_id=_ds(c.world, k).resource_id,
+                                     point_id=_ds(c.world, k).brigade_source_id),
+        check=lambda c, who, res, exp: _assert(
+            res.status != 200 or "corrigée" in res.body or "qdrafq" in res.body, who)),
+    "report form of a resource": Row(
+        covers=("url:servicespublics_issues.new_for_resource",), each="dataset",
+        allowed=can_read, requires=("servicespublics_issues",),
+        call=_issue_form_by_resource),
+    # the e-mails the site sent once the datasets were closed (the producer
+    # answered every published report): the citizen who reported while they
+    # were public hears of those they may still read only
+    "notification e-mails": Row(
+        covers=(), requires=("servicespublics_issues",), call=_mails,
+        sees=lambda who: {"public"} if who == "citizen" else set()),
+    "moderation queue": Row(
+        covers=("url:servicespublics_issues.queue",), sees=_queue_sees,
+        requires=("servicespublics_issues",), call=_queue, check=_queue_check),
+    "organisation moderation queue": Row(
+        covers=("url:servicespublics_issues.org_queue",),
+        sees=lambda who: reads(who) if who in MANAGERS else set(),
+        requires=("servicespublics_issues",), call=_org_queue, check=_queue_check),
+    # -- DCAT (dcat, structured_data, servicespublics_dcat) --------------------------------
+    "dcat dataset at its type's address": Row(
+        covers=("url:servicespublics_dcat.read_service_points",), each="dataset",
+        allowed=can_read, requires=("servicespublics_dcat",),
+        call=lambda c, who, k: Response(*_merge(
+            *(c.get(who, f"/service-points/{_ds(c.world, k).id}.{fmt}")
+              for fmt in ("rdf", "ttl", "jsonld", "xml", "n3"))))),
+    "dcat dataset, content negotiation": Row(
+        covers=("url:dcat.read_dataset",), each="dataset", allowed=can_read,
+        requires=("servicespublics_dcat",), call=_negotiated_dataset, check=_not_html),
+    "dcat catalog, content negotiation": Row(
+        covers=("url:dcat.read_catalog",), sees=public, requires=("servicespublics_dcat",),
+        call=_negotiated_catalog, check=_not_html),
+    "vocabulary pages": Row(
+        covers=("url:servicespublics_dcat.vocabulary",), requires=("servicespublics_dcat",),
+        call=lambda c, who, _: Response(*_merge(*(
+            c.get(who, f"/vocabularies/{name}") for name in (
+                "service-types", "domains", "service-types.ttl", "domains.jsonld",
+                "service-types.rdf")))),
+        sees=lambda who: set()),
 }
-
-
-def _assert(condition: bool, *info: Any) -> None:
-    assert condition, info
-
-
-def _merge(*responses: Response) -> tuple[int, str]:
-    """Several requests as one cell: allowed only if every one succeeds."""
-    statuses = [r.status for r in responses]
-    status = 200 if all(s == 200 for s in statuses) else max(
-        s for s in statuses if s != 200)
-    return status, "\n".join(r.body for r in responses)
 
 
 # -- what must not be classified as a read ---------------------------------------
@@ -764,9 +1225,74 @@ WRITES: dict[str, Callable[[w.Dataset], dict[str, Any]]] = {
     "harvest_object_create": lambda d: {"job_id": "x", "guid": "x"},
     "harvest_objects_import": lambda d: {"package_id": d.id},
     "file_create": lambda d: {"name": "x.txt"},
+    # points, map, issue reports
+    "servicespublics_points_ingest": lambda d: {"id": d.resource_id, "sync": True},
+    **_map_leak.WRITES,
+    "servicespublics_issue_create": lambda d: {
+        "package_id": d.id, "resource_id": d.resource_id, "point_id": d.brigade_source_id,
+        "category": "other", "description": "x"},
+    "servicespublics_issue_comment": lambda d: {"id": _report_id(d, "published_report"),
+                                                "body": "x"},
+    "servicespublics_issue_moderate": lambda d: {"id": _report_id(d, "pending_report"),
+                                                 "action": "publish"},
+    "servicespublics_issue_update": lambda d: {"id": _report_id(d, "published_report"),
+                                               "status": "wont_fix", "comment": "x"},
+    "servicespublics_issue_accept_correction": lambda d: {
+        "id": _report_id(d, "published_report"), "fields": {"name": "x"}},
+    "servicespublics_issue_correction_remove": lambda d: {"id": d.correction_id or "x"},
 }
-#: following is a read in disguise: allowed to those who can read
-_READ_GATED_WRITES = {"follow_dataset"}
+
+
+def _report_id(d: w.Dataset, report: str) -> str:
+    found = getattr(d, report)
+    return found["id"] if found else "x"
+
+
+#: writes an outsider may do (they are not run): following is a read in
+#: disguise; anyone who reads a dataset may report on it, and the reporter
+#: (the citizen) comment their report
+_ALLOWED_WRITES: dict[str, Callable[[str, str], bool]] = {
+    "follow_dataset": lambda who, k: can_read(who, k),
+    "servicespublics_issue_create": lambda who, k: can_read(who, k),
+    "servicespublics_issue_comment": lambda who, k: who == "citizen" and can_read(who, k),
+}
+
+#: forms that write (POST), refused to outsiders like the actions they run
+#: (url rule -> URL and form data for the dataset under test)
+WRITE_FORMS: dict[str, Callable[[w.Dataset], tuple[str, dict[str, Any]]]] = {
+    "url:servicespublics_issues.new": lambda d: (
+        f"/dataset/{d.id}/issues/new", {"category": "other", "description": "x"}),
+    "url:servicespublics_issues.comment": lambda d: (
+        f"/dataset/{d.id}/issues/{_report_number(d, 'published_report')}/comment",
+        {"body": "x"}),
+    "url:servicespublics_issues.update": lambda d: (
+        f"/dataset/{d.id}/issues/{_report_number(d, 'published_report')}/update",
+        {"status": "wont_fix", "comment": "x"}),
+    "url:servicespublics_issues.moderate": lambda d: (
+        f"/dataset/{d.id}/issues/{_report_number(d, 'pending_report')}/moderate",
+        {"action": "publish"}),
+    "url:servicespublics_issues.accept": lambda d: (
+        f"/dataset/{d.id}/issues/{_report_number(d, 'published_report')}/accept",
+        {"status": "resolved", "correction-name": "x"}),
+    "url:servicespublics_issues.remove_correction": lambda d: (
+        f"/dataset/{d.id}/issues/{_report_number(d, 'published_report')}/corrections/"
+        f"{d.correction_id or 'x'}/remove", {}),
+    "url:servicespublics_issues.queue": lambda d: (
+        "/issues/moderation", {"report": _report_id(d, "pending_report"),
+                               "bulk_action": "publish"}),
+    "url:servicespublics_issues.org_queue": lambda d: (
+        "/organization/ministere-interieur/issues",
+        {"report": _report_id(d, "pending_report"), "bulk_action": "publish"}),
+}
+_ALLOWED_FORMS: dict[str, Callable[[str, str], bool]] = {
+    "url:servicespublics_issues.new": lambda who, k: can_read(who, k),
+    "url:servicespublics_issues.comment": lambda who, k: who == "citizen" and can_read(who, k),
+}
+
+
+def _report_number(d: w.Dataset, report: str) -> str:
+    found = getattr(d, report)
+    return str(found["number"]) if found else "0"
 #: (action, user) pairs where core or an extension crashes (HTTP 500) instead
 #: of refusing: no data leaks, the world stays intact; report them upstream
 KNOWN_CRASHES: dict[tuple[str, str], str] = {
@@ -937,6 +1463,18 @@ NO_DATASET_DATA: dict[str, str] = {
     "url:harvest_resource.views": "harvest sources have no resources",
     "url:harvester.clear": "source managers", "url:harvester.delete": "source managers",
     "url:harvester.refresh": "source managers", "url:harvester.job_abort": "source managers",
+    # ckanext-dcat's copy of the dataset form (with content negotiation)
+    "url:dcat.new": "empty form",
+    # the site's reference data: no dataset in it
+    "action:servicespublics_territory_search": "the COG's territories",
+    "action:servicespublics_territory_show": "the COG's territories",
+    "action:servicespublics_vocabulary_show": "the schemas' vocabularies (service types, "
+                                              "domains...)",
+    "url:servicespublics_dataset.territory_autocomplete": "the COG's territories",
+    "url:servicespublics_dataset.tableschema": "the Table Schema of point files",
+    "url:servicespublics_analytics.territory_layer": "boundaries of régions and "
+                                                     "départements, communes' points",
+    "url:servicespublics_analytics.extent": "where a territory is",
 }
 
 
@@ -947,16 +1485,42 @@ def world(reset_db, migrate_db_for):
     """The catalogue, built once for the module (the rows only read it)."""
     import ckan.lib.search as search
     from tests.conftest import _plugins_with_migrations
+    from aiosmtpd.controller import Controller
+
+    from ckan.lib import jobs
+    from ckan.tests import helpers
+    from tests.issues.smtp import Collector, free_port
+    from tests.territories.fixtures import ensure_loaded
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(config, "ckan.plugins", PLUGINS.split())
+        for key, value in SETTINGS.items():
+            mp.setitem(config, key, value.split() if key == "ckan.plugins" else value)
         p.load_all()
         try:
             reset_db()
             for plugin in _plugins_with_migrations():
                 migrate_db_for(plugin)
             search.clear_all()
-            yield w.build()
+            # the COG places the points in their communes and départements
+            ensure_loaded()
+            # an application with every plugin's routes, for the URLs that
+            # actions build (resources of service-points datasets)
+            helpers._get_test_app()
+            # the e-mails the site sends, received by a real SMTP server
+            mailbox = Collector()
+            port = free_port()
+            mp.setitem(config, "smtp.server", f"127.0.0.1:{port}")
+            smtp = Controller(mailbox, hostname="127.0.0.1", port=port)
+            smtp.start()
+            try:
+                world = w.build(mailbox=mailbox)
+                # the jobs the plugins' hooks queued for the world (ingestions
+                # and layers it ran itself) would outlive its database
+                for queue in jobs.get_all_queues():
+                    queue.empty()
+                yield world
+            finally:
+                smtp.stop()
         finally:
             p.unload_all()
 
@@ -1015,8 +1579,9 @@ def _cell(row: Row, client: Client, who: str, key: str) -> Optional[str]:
         if row.shows_token and token not in res.body:
             return "allowed but the dataset is not shown"
     else:
-        if res.status == 200 and token in res.body:
-            return "shows a dataset it must not"
+        if token in res.body and (res.status == 200 or (
+                key not in READS[who] and not row.token_in_request)):
+            return f"shows a dataset it must not (status {res.status})"
         if res.status == 200 and row.shows_token is False:
             return "answers where it must refuse"
         if res.status == 302 and "/user/login" not in res.location:
@@ -1032,7 +1597,6 @@ def _cell(row: Row, client: Client, who: str, key: str) -> Optional[str]:
     return None
 
 
-@pytest.mark.ckan_config("ckan.plugins", PLUGINS)
 @pytest.mark.usefixtures("with_plugins")
 class TestLeakMatrix:
     @pytest.mark.parametrize("name", list(ROWS))
@@ -1055,20 +1619,35 @@ class TestLeakMatrix:
         failures = []
         for key, dataset in client.world.datasets.items():
             for who in ("anonymous", "citizen", "agent", "flagged"):
-                res = client.api(who, action, **WRITES[action](dataset))
-                may_read = can_read(who, key)
-                if action in _READ_GATED_WRITES and may_read:
+                if action in _ALLOWED_WRITES and _ALLOWED_WRITES[action](who, key):
                     continue
+                res = client.api(who, action, **WRITES[action](dataset))
                 refusals = {400, 403, 404, 409}
                 if (action, who) in KNOWN_CRASHES:
                     refusals.add(500)
                 if res.status not in refusals:
                     failures.append(f"{who:9} {key:11} status {res.status}")
-                hidden = [k for k, d in client.world.datasets.items()
-                          if not can_read(who, k) and d.token in res.body]
-                if hidden:
-                    failures.append(f"{who:9} {key:11} leaks {hidden}: {res.body[:200]}")
+                failures += _hidden_in(client, who, key, res)
         assert not failures, f"{action}:\n" + "\n".join(failures)
+
+    @pytest.mark.parametrize("rule", sorted(WRITE_FORMS))
+    def test_forms_are_refused_to_outsiders(self, rule, client, app):
+        """Posted forms: refused (the CSRF token first, for visitors who
+        are not signed in), and the refusal shows nothing."""
+        if rule[4:] not in _registered_rules(app):
+            pytest.skip(f"{rule} is not registered")
+        failures = []
+        for key, dataset in client.world.datasets.items():
+            for who in ("anonymous", "citizen", "agent", "flagged"):
+                if rule in _ALLOWED_FORMS and _ALLOWED_FORMS[rule](who, key):
+                    continue
+                url, data = WRITE_FORMS[rule](dataset)
+                res = client.post(who, url, data)
+                if res.status not in (400, 403, 404) and not (
+                        res.status == 302 and "/user/login" in res.location):
+                    failures.append(f"{who:9} {key:11} status {res.status} {res.location}")
+                failures += _hidden_in(client, who, key, res)
+        assert not failures, f"{rule}:\n" + "\n".join(failures)
 
     def test_the_world_is_intact(self, client):
         """Refused writes changed nothing."""
@@ -1077,6 +1656,32 @@ class TestLeakMatrix:
             assert shown["title"] == f"Gendarmeries {w.TOKENS[key]}"
             assert len(shown["resources"]) == 2
             assert shown["state"] == ("draft" if key == "draft" else "active")
+            points = client.result("sysadmin", "servicespublics_points_list",
+                                   resource_id=dataset.resource_id, format="list")
+            assert points["count"] == 1 + w.FRANCE_SERVICES_PER_DATASET
+            brigade = [r["name"] for r in points["results"]
+                       if r["id"] == dataset.brigade_source_id]
+            assert brigade == [f"Brigade {dataset.token}"
+                               + ("" if key == "draft" else " corrigée")], brigade
+            for report, state in (("published_report", "published"),
+                                  ("pending_report", "pending")):
+                found = client.result("sysadmin", "servicespublics_issue_show",
+                                      id=getattr(dataset, report)["id"])
+                assert found["moderation_state"] == state, found
+                # the producer's answer, once the datasets were closed
+                answered = state == "published" and key != "draft"
+                assert found["comment_count"] == (1 if answered else 0), found
+                assert found["status"] == ("resolved" if state == "published"
+                                           and key != "draft" else "open"), found
+            corrections = client.result("sysadmin", "servicespublics_issue_correction_list",
+                                        resource_id=dataset.resource_id)
+            assert len(corrections) == (0 if key == "draft" else 1), corrections
+
+
+def _hidden_in(client: Client, who: str, key: str, res: Response) -> list[str]:
+    hidden = [k for k, d in client.world.datasets.items()
+              if not can_read(who, k) and (d.token in res.body or d.token in res.location)]
+    return [f"{who:9} {key:11} leaks {hidden}: {res.body[:200]}"] if hidden else []
 
 
 def _registered_actions() -> set[str]:
@@ -1090,12 +1695,11 @@ def _registered_rules(app: Any) -> set[str]:
     return {rule.endpoint for rule in app.flask_app.url_map.iter_rules()}
 
 
-@pytest.mark.ckan_config("ckan.plugins", PLUGINS)
 @pytest.mark.usefixtures("with_plugins")
 class TestClassification:
     def test_every_endpoint_is_classified(self, app):
         covered = {c for row in ROWS.values() for c in row.covers}
-        covered |= {f"action:{a}" for a in WRITES}
+        covered |= {f"action:{a}" for a in WRITES} | set(WRITE_FORMS)
         classified = covered | set(NO_DATASET_DATA)
         registered = {f"action:{a}" for a in _registered_actions()}
         registered |= {f"url:{r}" for r in _registered_rules(app)}
@@ -1120,5 +1724,5 @@ class TestClassification:
 
     def test_no_endpoint_is_both_a_row_and_harmless(self):
         covered = {c for row in ROWS.values() for c in row.covers}
-        covered |= {f"action:{a}" for a in WRITES}
+        covered |= {f"action:{a}" for a in WRITES} | set(WRITE_FORMS)
         assert not covered & set(NO_DATASET_DATA)
