@@ -200,14 +200,13 @@ def main() -> None:
                         help="keep an existing catalogue of the same size")
     args = parser.parse_args()
 
-    subprocess.run([os.path.join(ROOT, "dev.sh"), "testdb", args.db], check=True,
-                   stdout=subprocess.DEVNULL)
     ini = tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False)
     ini.write(f"""[app:main]
 use = config:{args.ini}
 sqlalchemy.url = postgresql://servicespublics_test:servicespublics_test@127.0.0.1:55432/{args.db}
 ckan.plugins = servicespublics servicespublics_search
 ckan.site_id = bench
+ckan.redis.url = redis://127.0.0.1:56379/7
 ckan.search.rows_max = 10000
 """)
     ini.close()
@@ -227,7 +226,8 @@ ckan.search.rows_max = 10000
     from ckan.model import meta
 
     model.repo.init_db()
-    subprocess.run([os.path.join(ROOT, ".run/venv/bin/ckan"), "-c", ini.name, "db", "upgrade"],
+    subprocess.run([sys.executable, "-c", "from ckan.cli.cli import ckan; ckan()",
+                    "-c", ini.name, "db", "upgrade"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rng = random.Random(42)
     existing = model.Session.query(model.Package).count()
