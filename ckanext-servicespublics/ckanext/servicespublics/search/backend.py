@@ -18,12 +18,16 @@ cannot poison the caller's transaction.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
+import re
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -150,6 +154,18 @@ def _extent_wkt(spatial: Any) -> Optional[str]:
     """The dataset's ``spatial`` GeoJSON (ckanext-spatial) as WKT, if valid."""
     if not spatial:
         return None
+    if isinstance(spatial, str) and len(spatial) <= 20_000:
+        return _extent_wkt_of_text(spatial)
+    return _extent_wkt_of(spatial)
+
+
+@functools.lru_cache(maxsize=512)
+def _extent_wkt_of_text(spatial: str) -> Optional[str]:
+    # many datasets share an extent (a commune, a département): parse once
+    return _extent_wkt_of(spatial)
+
+
+def _extent_wkt_of(spatial: Any) -> Optional[str]:
     try:
         from shapely.geometry import shape
         from shapely.validation import make_valid
@@ -283,6 +299,73 @@ ON CONFLICT (index_id) DO UPDATE SET
 """)
 
 
+#: the same row for many documents at once (psycopg2's execute_values)
+_BULK_UPSERT = f"""
+INSERT INTO {TABLE} ({", ".join(_COLUMNS)}) VALUES %s
+ON CONFLICT (index_id) DO UPDATE SET
+{", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c != "index_id")}
+"""
+_BULK_TEMPLATE = f"""(%(index_id)s, %(id)s, %(site_id)s, %(name)s, %(entity_type)s,
+ %(dataset_type)s, %(state)s, %(capacity)s, %(organization)s, %(owner_org)s,
+ %(license_id)s, %(title_string)s, %(tags)s::text[], %(groups)s::text[],
+ %(res_format)s::text[], %(permission_labels)s::text[], %(metadata_created)s,
+ %(metadata_modified)s, %(indexed_ts)s, %(doc)s::jsonb, %(data_dict)s,
+ %(validated_data_dict)s,
+ setweight(to_tsvector('{TS_CONFIG}', %(text_A)s), 'A')
+ || setweight(to_tsvector('{TS_CONFIG}', %(text_B)s), 'B')
+ || setweight(to_tsvector('{TS_CONFIG}', %(text_C)s), 'C')
+ || setweight(to_tsvector('{TS_CONFIG}', %(text_D)s), 'D'),
+ ST_GeomFromText(%(extent)s, 4326))"""
+
+#: rows of the documents added while :func:`collect_documents` is active
+_collected: contextvars.ContextVar[Optional[list[dict[str, Any]]]] = \
+    contextvars.ContextVar("servicespublics_search_collected", default=None)
+
+
+@contextlib.contextmanager
+def collect_documents() -> Iterator[list[dict[str, Any]]]:
+    """Keep the documents CKAN adds in a list instead of writing each one,
+    for :func:`write_rows` to write them together (bulk rebuild)."""
+    rows: list[dict[str, Any]] = []
+    token = _collected.set(rows)
+    try:
+        yield rows
+    finally:
+        _collected.reset(token)
+
+
+def write_rows(rows: list[dict[str, Any]]) -> None:
+    """Write many document rows with one statement, in the session's
+    transaction (the last row wins when a document comes twice)."""
+    if not rows:
+        return
+    unique = list({row["index_id"]: row for row in rows}.values())
+    from psycopg2.extras import execute_values
+
+    raw = model.Session.connection().connection.dbapi_connection
+    try:
+        with raw.cursor() as cur:
+            execute_values(cur, _BULK_UPSERT, unique, template=_BULK_TEMPLATE,
+                           page_size=len(unique))
+    except DBAPIError as e:
+        raise SearchIndexError(f"PostgreSQL search index error: {e.orig}") from e
+    except Exception as e:
+        if getattr(e, "pgcode", None):
+            raise SearchIndexError(f"PostgreSQL search index error: {e}") from e
+        raise
+
+
+def vacuum() -> None:
+    """VACUUM and ANALYZE the search table (after a full rebuild rewrote
+    every row): fresh planner statistics and a visibility map for
+    index-only scans. VACUUM cannot run in a transaction: own connection."""
+    from ckan.model import meta
+
+    with meta.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"VACUUM (ANALYZE) {TABLE}"))
+
+
 class PostgresSolrConnection:
     """The subset of ``pysolr.Solr`` that CKAN uses, on PostgreSQL."""
 
@@ -294,6 +377,10 @@ class PostgresSolrConnection:
     # -- writing ----------------------------------------------------------
     def add(self, docs: list[dict[str, Any]], commit: Any = None, **kwargs: Any) -> None:
         rows = [document_row(doc) for doc in docs]
+        collected = _collected.get()
+        if collected is not None:
+            collected.extend(rows)
+            return
         try:
             model.Session.execute(_UPSERT, rows)
         except DBAPIError as e:
@@ -323,10 +410,20 @@ class PostgresSolrConnection:
         model.Session.execute(sa.text(f"ANALYZE {TABLE}"))
 
     # -- reading ----------------------------------------------------------
-    def _read(self, sql: str, params: dict[str, Any]) -> list[Any]:
+    def _read(self, sql: str, params: dict[str, Any], tuned: bool = False) -> list[Any]:
+        """Run a read in a savepoint that is always rolled back.
+
+        Rolling back keeps a failing query from poisoning the caller's
+        transaction, and undoes the ``SET LOCAL`` of ``tuned`` reads: no JIT
+        (compiling costs more than these queries take) and enough memory to
+        keep the matched rows and facet counts out of temporary files.
+        """
+        nested = model.Session.begin_nested()
         try:
-            with model.Session.begin_nested():
-                return list(model.Session.execute(sa.text(sql), params).fetchall())
+            if tuned:
+                model.Session.execute(_TUNE, {"work_mem": config.get(
+                    "ckanext.servicespublics.search.work_mem")})
+            return list(model.Session.execute(sa.text(sql), params).fetchall())
         except ProgrammingError as e:
             if "does not exist" in str(e.orig) and TABLE in str(e.orig):
                 raise SearchError(
@@ -335,6 +432,9 @@ class PostgresSolrConnection:
             raise SearchError(f"PostgreSQL search error: {e.orig}") from e
         except DBAPIError as e:
             raise SearchError(f"PostgreSQL search error: {e.orig}") from e
+        finally:
+            if nested.is_active:
+                nested.rollback()
 
     def _analyze(self, terms: list[tuple[str, str]]) -> list[str]:
         functions = {"plain": "plainto_tsquery", "phrase": "phraseto_tsquery",
@@ -350,6 +450,17 @@ class PostgresSolrConnection:
         return [value or "" for value in row]
 
     def search(self, q: Optional[str] = None, **kwargs: Any) -> Results:
+        """Solr's ``select``: the page of documents, the number of matches and
+        the facet counts.
+
+        When the page is ordered by relevance, one statement selects the
+        matching rows once, ranks each of them once and takes the page, the
+        count and the facets from them; the documents of the page are read
+        afterwards, by key. Otherwise the page is a plain ``ORDER BY ...
+        LIMIT`` that PostgreSQL can walk along an index (the score, if asked
+        for, is computed for the rows of the page only), and the count and
+        facets are one statement over the matching rows.
+        """
         started = time.monotonic()
         params = dict(kwargs)
         if q is None:
@@ -380,7 +491,7 @@ class PostgresSolrConnection:
             rank = (f"ts_rank('{RANK_WEIGHTS}', d.tsv, CAST(:rank_q AS tsquery))")
         else:
             rank = "1.0"
-        order_by = self._order_by(params.get("sort"), rank, sql_params)
+        order = self._order_items(params.get("sort"), rank, sql_params)
 
         try:
             rows = max(0, int(params.get("rows", 10)))
@@ -389,37 +500,111 @@ class PostgresSolrConnection:
             raise SearchQueryError("'rows' and 'start' must be integers") from None
         fl = _parse_fl(params.get("fl"))
         select_cols, wants_score = self._select(fl)
-        docs: list[dict[str, Any]] = []
-        if rows:
-            result = self._read(
-                f"SELECT {select_cols}, {rank} AS score FROM {TABLE} d "
-                f"WHERE {where_sql} ORDER BY {order_by} LIMIT {rows} OFFSET {start}",
-                sql_params,
-            )
-            docs = [self._doc(r, fl, wants_score) for r in result]
-            if self.decode_dates:  # as pysolr does by default
-                docs = [solr_datetime_decoder(d) for d in docs]
-        # the count comes for free when the page is not full
-        hits: Optional[int] = None
-        if rows and (len(docs) < rows) and (docs or start == 0):
-            hits = start + len(docs)
 
         facet_names: list[str] = []
         if str(params.get("facet", "true")).lower() != "false":
             facet_names = [str(n) for n in _as_list(params.get("facet.field"))]
         limit = int(params.get("facet.limit") or 50)
         mincount = max(1, int(params.get("facet.mincount") or 1))
-        facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
-        if facet_names or hits is None:
-            counted, facet_fields = self._count_and_facets(
-                where_sql, sql_params, facet_names, limit, mincount)
-            hits = counted if hits is None else hits
-        qtime = int((time.monotonic() - started) * 1000)
-        return Results(docs, int(hits), facet_fields, qtime)
+        facets = _Facets(facet_names, limit, mincount, sql_params)
 
-    def _order_by(self, sort: Optional[str], rank: str, params: dict[str, Any]) -> str:
+        hits: Optional[int] = None
+        facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
+        docs: list[dict[str, Any]] = []
+        if rows and any(expr == _SCORE for expr, _ in order):
+            docs, hits, facet_fields = self._ranked(
+                where_sql, sql_params, rank, order, rows, start, select_cols, fl,
+                wants_score, facets)
+        else:
+            if rows:
+                # the score only for the rows of the page
+                score = rank if wants_score else "1.0"
+                order_sql = ", ".join(
+                    f"{rank if expr == _SCORE else expr} {direction}"
+                    for expr, direction in order)
+                result = self._read(
+                    f"SELECT {select_cols}, {score} AS score FROM {TABLE} d "
+                    f"WHERE d.index_id IN (SELECT d.index_id FROM {TABLE} d "
+                    f"WHERE {where_sql} ORDER BY {order_sql} LIMIT {rows} OFFSET {start}) "
+                    f"ORDER BY {order_sql}", sql_params, tuned=True)
+                docs = [self._doc(r, fl, wants_score) for r in result]
+            # the count comes for free when the page is not full
+            if rows and (len(docs) < rows) and (docs or start == 0):
+                hits = start + len(docs)
+            if facet_names or hits is None:
+                counted = self._precounted(where_sql, facets)
+                if counted is None:
+                    counted = self._count_and_facets(where_sql, facets)
+                hits, facet_fields = counted
+        if self.decode_dates:  # as pysolr does by default
+            docs = [solr_datetime_decoder(d) for d in docs]
+        qtime = int((time.monotonic() - started) * 1000)
+        return Results(docs, int(hits or 0), facet_fields, qtime)
+
+    def _ranked(self, where_sql: str, params: dict[str, Any], rank: str,
+                order: list[tuple[str, str]], rows: int, start: int, select_cols: str,
+                fl: list[str], wants_score: bool, facets: "_Facets",
+                ) -> tuple[list[dict[str, Any]], int, dict[str, list[Any]]]:
+        """A page ordered by relevance, with the count and the facets.
+
+        The matching rows are ranked once, in a materialised CTE that also
+        keeps the sort keys and the facet columns; the page, the count and
+        each facet are taken from it in the same statement.
+        """
+        keys: list[str] = []
+        on_m: list[str] = []
+        for expr, direction in order:
+            if expr == _SCORE:
+                on_m.append(f"score {direction}")
+            elif expr == "d.index_id":
+                on_m.append(f"index_id {direction}")
+            else:
+                keys.append(f"{expr} AS o{len(keys)}")
+                on_m.append(f"o{len(keys) - 1} {direction}")
+        columns = (["d.index_id", f"{rank} AS score"] + keys
+                   + sorted(facets.columns - {"d.index_id"}))
+        on_m_sql = ", ".join(on_m)
+        branches = [
+            f"(SELECT 0 AS f, p.index_id AS v, row_number() OVER (ORDER BY {on_m_sql}) AS c, "
+            f"p.score AS s FROM p)",
+            "(SELECT -1, NULL, count(*), NULL FROM m)",
+        ] + [f"(SELECT {f}, v, c, NULL FROM ({branch}) b{f})"
+             for f, branch in facets.branches()]
+        sql = (f"WITH m AS MATERIALIZED (SELECT {', '.join(columns)} FROM {TABLE} d "
+               f"WHERE {where_sql}), "
+               f"p AS MATERIALIZED (SELECT * FROM m ORDER BY {on_m_sql} "
+               f"LIMIT {rows} OFFSET {start}) " + " UNION ALL ".join(branches))
+        page: list[tuple[int, str, float]] = []
+        hits = 0
+        counts: list[tuple[int, Any, int]] = []
+        for f, value, count, score in self._read(sql, facets.params, tuned=True):
+            if f == 0:
+                page.append((int(count), value, score))
+            elif f == -1:
+                hits = int(count)
+            else:
+                counts.append((f, value, count))
+        docs: list[dict[str, Any]] = []
+        if page:
+            result = self._read(
+                f"SELECT {select_cols}, d.index_id AS _index_id FROM {TABLE} d "
+                "WHERE d.index_id = ANY(:ids)", {"ids": [v for _, v, _ in page]})
+            by_id = {r._mapping["_index_id"]: r for r in result}
+            for _, index_id, score in sorted(page):
+                row = by_id.get(index_id)
+                if row is not None:
+                    doc = self._doc(row, fl, False)
+                    if wants_score:
+                        doc["score"] = float(score)
+                    docs.append(doc)
+        return docs, hits, facets.collect(counts)
+
+    def _order_items(self, sort: Optional[str], rank: str,
+                     params: dict[str, Any]) -> list[tuple[str, str]]:
+        """``sort`` as (SQL expression, direction) pairs; the score is
+        :data:`_SCORE`, ranked with ``rank``; the key breaks the last ties."""
         items = [s.strip() for s in (sort or "score desc").split(",") if s.strip()]
-        clauses = []
+        out: list[tuple[str, str]] = []
         for i, item in enumerate(items or ["score desc"]):
             parts = item.split()
             if len(parts) != 2 or parts[1].lower() not in ("asc", "desc") \
@@ -428,20 +613,19 @@ class PostgresSolrConnection:
             name, direction = parts[0], parts[1].upper()
             if name == "score":
                 if rank != "1.0":  # without text, every score is equal
-                    clauses.append(f"{rank} {direction}")
+                    out.append((_SCORE, direction))
             elif name in DATE_COLUMNS:
-                clauses.append(f"d.{DATE_COLUMNS[name]} {direction} NULLS LAST")
+                out.append((f"d.{DATE_COLUMNS[name]}", f"{direction} NULLS LAST"))
             elif name in STRING_COLUMNS:
                 col = STRING_COLUMNS[name]
-                clauses.append(f"NULLIF(d.{col}, '') COLLATE \"C\" {direction} NULLS LAST")
+                out.append((f"NULLIF(d.{col}, '') COLLATE \"C\"", f"{direction} NULLS LAST"))
             else:
                 params[f"sort{i}"] = name
                 value = f"(d.doc ->> :sort{i})"
-                clauses.append(
-                    f"servicespublics_search_num({value}) {direction} NULLS LAST, "
-                    f"{value} COLLATE \"C\" {direction} NULLS LAST")
-        clauses.append("d.index_id")
-        return ", ".join(clauses)
+                out.append((f"servicespublics_search_num({value})", f"{direction} NULLS LAST"))
+                out.append((f"{value} COLLATE \"C\"", f"{direction} NULLS LAST"))
+        out.append(("d.index_id", ""))
+        return out
 
     @staticmethod
     def _select(fl: list[str]) -> tuple[str, bool]:
@@ -464,7 +648,7 @@ class PostgresSolrConnection:
         if "doc" in data and data["doc"] is not None:
             full.update(data["doc"])
         for key, value in data.items():
-            if key not in ("doc", "score") and value is not None:
+            if key not in ("doc", "score", "_index_id") and value is not None:
                 full[key] = value
         if "*" in fl:
             out = dict(full)
@@ -474,50 +658,152 @@ class PostgresSolrConnection:
             out["score"] = float(data["score"])
         return out
 
-    def _count_and_facets(self, where_sql: str, params: dict[str, Any],
-                          names: list[str], limit: int, mincount: int,
+    def _precounted(self, where_sql: str, facets: "_Facets",
+                    ) -> Optional[tuple[int, dict[str, list[Any]]]]:
+        """The count and facets from the kept counts, when they can answer.
+
+        ``servicespublics_search_facet_count`` has, per bucket of documents
+        (same site, type, state, capacity, dataset type, organisation and
+        permission labels), the number of documents and of each value of the
+        counted fields. When the filters read only those columns they match
+        whole buckets, and the same SQL condition run on the buckets selects
+        exactly the counts to add up. Anything else (text, other fields,
+        dates) is counted over the matching documents.
+        """
+        if not config.get("ckanext.servicespublics.search.kept_counts"):
+            return None
+        columns = facets.counted_columns()
+        if columns is None:
+            return None
+        if not set(_COLUMN_RE.findall(where_sql)) <= set(BUCKET_COLUMNS):
+            return None
+        params = dict(facets.params, _fields=[""] + sorted(set(columns)))
+        rows = self._read(
+            f"SELECT d.field, d.value, sum(d.n) FROM {COUNTS_TABLE} d "
+            f"WHERE ({where_sql}) AND d.field = ANY(:_fields) "
+            "GROUP BY d.field, d.value HAVING sum(d.n) > 0", params, tuned=True)
+        total = 0
+        by_field: dict[str, list[tuple[Any, int]]] = {}
+        for field, value, count in rows:
+            if field == "":
+                total = int(count)
+            else:
+                by_field.setdefault(field, []).append((value, int(count)))
+        counts = []
+        for f, column in enumerate(columns, start=1):
+            counts.extend((f, value, count) for value, count in by_field.get(column, []))
+        return total, facets.collect(counts, limit=True)
+
+    def _count_and_facets(self, where_sql: str, facets: "_Facets",
                           ) -> tuple[int, dict[str, list[Any]]]:
         """The number of matches and every facet in one statement.
 
         The matching rows are selected once (a materialised CTE with only the
-        columns the facets need); each facet is a grouped count over them.
+        columns the facets need, which the covering index of the search table
+        can give without reading the table); each facet is a grouped count
+        over them.
         """
-        params = dict(params)
-        columns = {"d.index_id"}
-        branches = ["(SELECT 0 AS f, NULL::text AS v, count(*) AS c FROM m)"]
-        limit_sql = f"LIMIT {int(limit)}" if limit >= 0 else ""
+        if not facets.names:
+            rows = self._read(f"SELECT count(*) FROM {TABLE} d WHERE {where_sql}",
+                              facets.params, tuned=True)
+            return int(rows[0][0]), {}
+        columns = sorted(facets.columns) or ["d.index_id"]
+        branches = ["(SELECT 0 AS f, NULL::text AS v, count(*) AS c FROM m)"] + [
+            f"(SELECT {f}, v, c FROM ({branch}) b{f})" for f, branch in facets.branches()]
+        sql = (f"WITH m AS MATERIALIZED (SELECT {', '.join(columns)} "
+               f"FROM {TABLE} d WHERE {where_sql}) " + " UNION ALL ".join(branches))
+        total = 0
+        counts = []
+        for f, value, count in self._read(sql, facets.params, tuned=True):
+            if f == 0:
+                total = int(count)
+            else:
+                counts.append((f, value, count))
+        return total, facets.collect(counts)
+
+
+#: facet counts kept per bucket of documents (see :meth:`_precounted`)
+COUNTS_TABLE = "servicespublics_search_facet_count"
+#: the columns that define a bucket, and the fields counted in it
+BUCKET_COLUMNS = ("site_id", "entity_type", "state", "capacity", "dataset_type",
+                  "owner_org", "permission_labels")
+COUNTED_COLUMNS = ("organization", "owner_org", "license_id", "dataset_type",
+                   "tags", "groups", "res_format")
+#: a column of the document table in compiled SQL (always ``d.<column>``)
+_COLUMN_RE = re.compile(r"\bd\.([A-Za-z_][A-Za-z0-9_]*)")
+#: the score in an ordering (ranked in SQL by the caller)
+_SCORE = "<score>"
+#: settings of the tuned reads (undone with their savepoint)
+_TUNE = sa.text("SELECT set_config('jit', 'off', true), "
+                "set_config('work_mem', :work_mem, true)")
+
+
+class _Facets:
+    """Solr's ``facet.field`` counts as grouped counts over the matching rows
+    ``m``: a column is grouped on directly, an array column is unnested, any
+    other field is read from the document."""
+
+    def __init__(self, names: list[str], limit: int, mincount: int,
+                 params: dict[str, Any]):
+        self.names = names
+        self.params = dict(params)
+        self.limit = int(limit)
+        self.limit_sql = f"LIMIT {int(limit)}" if limit >= 0 else ""
+        self.mincount = int(mincount)
+        self.columns: set[str] = set()
+        self._values: list[str] = []
         for i, name in enumerate(names, start=1):
             if not is_valid_field_name(name):
                 raise SearchQueryError(f"Invalid facet field: {name!r}")
             if name in ARRAY_COLUMNS:
                 col = ARRAY_COLUMNS[name]
-                columns.add(f"d.{col}")
-                source = f"CROSS JOIN LATERAL unnest(m.{col}) AS x(v)"
+                self.columns.add(f"d.{col}")
+                self._values.append(f"SELECT unnest(m.{col}) AS v FROM m")
             elif name in STRING_COLUMNS:
                 col = STRING_COLUMNS[name]
-                columns.add(f"d.{col}")
-                source = f"CROSS JOIN LATERAL (SELECT m.{col}) AS x(v)"
+                self.columns.add(f"d.{col}")
+                self._values.append(f"SELECT m.{col} AS v FROM m")
             else:
-                columns.add("d.doc")
-                params[f"facet{i}"] = name
-                source = ("CROSS JOIN LATERAL (SELECT DISTINCT y FROM "
-                          f"servicespublics_search_values(m.doc -> :facet{i}) y) AS x(v)")
-            branches.append(
-                f"(SELECT {i}, x.v, count(*) FROM m {source} "
-                f"WHERE x.v IS NOT NULL AND x.v <> '' GROUP BY x.v "
-                f"HAVING count(*) >= {int(mincount)} "
-                f"ORDER BY 3 DESC, x.v COLLATE \"C\" {limit_sql})")
-        sql = (f"WITH m AS MATERIALIZED (SELECT {', '.join(sorted(columns))} "
-               f"FROM {TABLE} d WHERE {where_sql}) "
-               + " UNION ALL ".join(branches))
-        total = 0
-        facets: dict[str, list[Any]] = {name: [] for name in names}
-        for f, value, count in self._read(sql, params):
-            if f == 0:
-                total = int(count)
-            else:
-                facets[names[f - 1]].extend([value, int(count)])
-        return total, facets
+                self.columns.add("d.doc")
+                self.params[f"facet{i}"] = name
+                self._values.append(
+                    "SELECT DISTINCT m.index_id, y AS v FROM m, "
+                    f"servicespublics_search_values(m.doc -> :facet{i}) y")
+                self.columns.add("d.index_id")
+
+    def branches(self) -> list[tuple[int, str]]:
+        """(facet number, SQL of its counts): value ``v`` and count ``c``."""
+        return [
+            (i, f"SELECT x.v, count(*) AS c FROM ({values}) x GROUP BY x.v "
+                f"HAVING x.v <> '' AND count(*) >= {self.mincount} "
+                f"ORDER BY 2 DESC, x.v COLLATE \"C\" {self.limit_sql}")
+            for i, values in enumerate(self._values, start=1)
+        ]
+
+    def counted_columns(self) -> Optional[list[str]]:
+        """The kept-count field of each facet, or None if one has none."""
+        columns = []
+        for name in self.names:
+            column = ARRAY_COLUMNS.get(name) or STRING_COLUMNS.get(name)
+            if column not in COUNTED_COLUMNS:
+                return None
+            columns.append(column)
+        return columns
+
+    def collect(self, counts: list[tuple[int, Any, int]],
+                limit: bool = False) -> dict[str, list[Any]]:
+        """Solr's ``facet_fields``: per field, value and count alternately,
+        by decreasing count, then by value (code point order, as
+        ``COLLATE "C"`` on UTF-8); with ``limit``, ``facet.mincount`` and
+        ``facet.limit`` are applied here rather than in SQL."""
+        facets: dict[str, list[Any]] = {name: [] for name in self.names}
+        for f, value, count in sorted(counts, key=lambda x: (x[0], -int(x[2]), x[1])):
+            items = facets[self.names[f - 1]]
+            if limit and (count < self.mincount
+                          or 0 <= self.limit <= len(items) // 2):
+                continue
+            items.extend([value, int(count)])
+        return facets
 
 
 def _looks_like_lucene(q: str) -> bool:
@@ -616,7 +902,19 @@ def check_schema_version(schema_file: Optional[str] = None) -> bool:
     return True
 
 
+def _rebuild(*args: Any, **kwargs: Any) -> Any:
+    from .rebuild import rebuild
+
+    return rebuild(*args, **kwargs)
+
+
+def original(name: str) -> Any:
+    """CKAN's own function that :func:`install` replaced."""
+    return _ORIGINALS[name]
+
+
 _TARGETS = (
+    ("ckan.lib.search", "rebuild", _rebuild),
     ("ckan.lib.search.common", "make_connection", make_connection),
     ("ckan.lib.search.index", "make_connection", make_connection),
     ("ckan.lib.search.query", "make_connection", make_connection),

@@ -30,6 +30,7 @@ from .fields import (
     NGRAM_FIELDS,
     DATE_COLUMNS,
     STRING_COLUMNS,
+    TEXT_COLUMNS,
     is_date_field,
     is_text_field,
     is_valid_field_name,
@@ -281,6 +282,9 @@ class Compiler:
             return query
         if fieldname in (None, "text", self.df):
             return f"(d.tsv @@ {query})"
+        if fieldname in TEXT_COLUMNS:
+            # the field's own vector, stored and indexed
+            return f"(d.{TEXT_COLUMNS[fieldname]} @@ {query})"
         # the field's words are in tsv too: index first, then the exact field
         return (
             f"(d.tsv @@ {query} AND to_tsvector('servicespublics_fr', "
