@@ -5,18 +5,22 @@
 Builds a catalogue of N datasets in bulk (SQL inserts into CKAN's tables, not
 one API call per dataset) with realistic text taken from the real files in
 ../shared/data (France Services, the DILA directory, the education directory,
-data.gouv.fr datasets): titles, descriptions, tags, organisations, resource
-formats, spatial extents from the département boundaries, and about 10%
-private datasets. It then rebuilds the search index with CKAN's own
-``search.rebuild`` (the rate is printed) and times the queries of issue #3,
-printing median and p95 latency for each, with N and the machine.
+data.gouv.fr datasets): titles, descriptions, tags, organisations, groups,
+resource formats, spatial extents from the département boundaries, and about
+10% private datasets. It then indexes the whole catalogue with CKAN's own
+``search.rebuild()`` (what ``ckan search-index rebuild`` runs; the rate is
+printed, and CKAN's one-dataset-at-a-time path on a sample for comparison)
+and times the queries of issue #3, printing median and p95 latency for each,
+with N, the machine and its load.
 
-It uses a database of its own (default ``servicespublics_bench``, created with
-``./dev.sh testdb``) so that it never touches the test or demo databases.
+It uses a database of its own (default ``servicespublics_bench``, created
+beforehand with ``./dev.sh testdb servicespublics_bench`` in the checkout
+that runs the services) so that it never touches the test or demo databases.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -90,15 +94,9 @@ def _bbox_geojson(b):
 
 
 def build(n: int, rng: random.Random, engine, orgs: dict[str, tuple[str, str]],
-          user_id: str, index) -> float:
-    """Insert N datasets with resources, tags and extras in bulk, and index
-    each through CKAN's own PackageSearchIndex.index_package with the dataset
-    dict the inserts describe (what package_show would return for the
-    default schema). Returns the seconds spent indexing."""
-    import ckan.model as model
-
-    org_ids = list(orgs)
-    index_seconds = 0.0
+          groups: list[str], user_id: str) -> None:
+    """Insert N datasets with resources, tags, groups and extras in bulk
+    (no indexing: the rebuild that follows indexes them)."""
     from psycopg2.extras import execute_values
 
     src = _read_sources(rng)
@@ -108,10 +106,11 @@ def build(n: int, rng: random.Random, engine, orgs: dict[str, tuple[str, str]],
     execute_values(cur, "INSERT INTO tag (id, name) VALUES %s ON CONFLICT DO NOTHING",
                    [(i, t[:100]) for t, i in tag_ids.items() if len(t) >= 2])
     tag_list = [t for t in tag_ids if len(t) >= 2]
+    org_ids = list(orgs)
     now = dt.datetime.utcnow()
     batch = 5000
     for start in range(0, n, batch):
-        pkgs, res, ptags, dicts = [], [], [], []
+        pkgs, res, ptags, members = [], [], [], []
         for i in range(start, min(n, start + batch)):
             pid = str(uuid.uuid4())
             title = rng.choice(src["titles"])
@@ -120,39 +119,21 @@ def build(n: int, rng: random.Random, engine, orgs: dict[str, tuple[str, str]],
             modified = now - dt.timedelta(days=rng.randint(0, 2000), seconds=i)
             # CKAN 2.12 keeps extras in a JSONB column of package
             extras = json.dumps({"spatial": _bbox_geojson(bbox)})
-            row = (pid, f"jeu-{i:07d}", title[:400], rng.choice(src["notes"])[:4000],
-                   rng.choice(org_ids), rng.random() < 0.10, "active", "dataset",
-                   rng.choice(LICENSES), modified - dt.timedelta(days=30), modified,
-                   user_id, f"https://www.data.gouv.fr/fr/datasets/{pid}/", extras)
-            pkgs.append(row)
-            org_name, org_title = orgs[row[4]]
-            dicts.append({
-                "id": pid, "name": row[1], "title": row[2], "notes": row[3],
-                "owner_org": row[4], "private": row[5], "state": "active",
-                "type": "dataset", "license_id": row[8],
-                "metadata_created": row[9].isoformat(),
-                "metadata_modified": row[10].isoformat(), "creator_user_id": user_id,
-                "url": row[12], "organization": {"id": row[4], "name": org_name,
-                                                 "title": org_title},
-                "extras": [{"key": "spatial", "value": _bbox_geojson(bbox)}],
-                "groups": [], "tags": [], "resources": [], "num_resources": 0,
-                "num_tags": 0, "relationships_as_object": [],
-                "relationships_as_subject": []})
+            pkgs.append((pid, f"jeu-{i:07d}", title[:400], rng.choice(src["notes"])[:4000],
+                         rng.choice(org_ids), rng.random() < 0.10, "active", "dataset",
+                         rng.choice(LICENSES), modified - dt.timedelta(days=30), modified,
+                         user_id, f"https://www.data.gouv.fr/fr/datasets/{pid}/", extras))
             for r in range(rng.randint(1, 3)):
                 fmt = rng.choice(FORMATS)
                 res.append((str(uuid.uuid4()), pid, f"https://exemple.gouv.fr/{pid}/{r}",
                             fmt, f"{rng.choice(src['communes'])} {fmt}", r, "active",
                             modified, modified, "", "{}"))
-                dicts[-1]["resources"].append({
-                    "id": res[-1][0], "package_id": pid, "url": res[-1][2], "format": fmt,
-                    "name": res[-1][4], "description": "", "position": r,
-                    "state": "active", "url_type": "", "resource_type": None})
             for t in rng.sample(tag_list, rng.randint(1, 4)):
                 ptags.append((str(uuid.uuid4()), pid, tag_ids[t], "active"))
-                dicts[-1]["tags"].append({"name": t[:100], "state": "active",
-                                          "vocabulary_id": None})
-            dicts[-1]["num_resources"] = len(dicts[-1]["resources"])
-            dicts[-1]["num_tags"] = len(dicts[-1]["tags"])
+            if rng.random() < 0.3:
+                for group_id in rng.sample(groups, rng.randint(1, 2)):
+                    members.append((str(uuid.uuid4()), pid, group_id, "package",
+                                    "public", "active"))
         execute_values(cur, """INSERT INTO package (id, name, title, notes, owner_org,
             private, state, type, license_id, metadata_created, metadata_modified,
             creator_user_id, url, extras) VALUES %s""", pkgs)
@@ -161,16 +142,13 @@ def build(n: int, rng: random.Random, engine, orgs: dict[str, tuple[str, str]],
             VALUES %s""", res)
         execute_values(cur, "INSERT INTO package_tag (id, package_id, tag_id, state) "
                        "VALUES %s", ptags)
+        if members:
+            execute_values(cur, "INSERT INTO member (id, table_id, group_id, table_name, "
+                           "capacity, state) VALUES %s", members)
         raw.commit()
-        t0 = time.perf_counter()
-        for d in dicts:
-            index.index_package(dict(d, with_custom_schema=dict(d)), defer_commit=True)
-        model.Session.commit()
-        index_seconds += time.perf_counter() - t0
-        print(f"  inserted and indexed {min(n, start + batch)}/{n} datasets", flush=True)
+        print(f"  inserted {min(n, start + batch)}/{n} datasets", flush=True)
     cur.close()
     raw.close()
-    return index_seconds
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -180,6 +158,24 @@ def timed(fn, repeat: int) -> list[float]:
         fn(i)
         out.append((time.perf_counter() - t0) * 1000)
     return out
+
+
+@contextlib.contextmanager
+def _setting(key: str, value):
+    import ckan.plugins.toolkit as tk
+
+    saved = tk.config.get(key)
+    tk.config[key] = value
+    try:
+        yield
+    finally:
+        tk.config[key] = saved
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} cores, load average {load} "
+            f"(1, 5, 15 min), Python {platform.python_version()}")
 
 
 def report(label: str, ms: list[float]) -> None:
@@ -198,6 +194,8 @@ def main() -> None:
     parser.add_argument("--rebuild-sample", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true",
                         help="keep an existing catalogue of the same size")
+    parser.add_argument("--skip-rebuild", action="store_true",
+                        help="with --reuse: query the index as it is")
     args = parser.parse_args()
 
     ini = tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False)
@@ -232,6 +230,9 @@ ckan.search.rows_max = 10000
     rng = random.Random(42)
     existing = model.Session.query(model.Package).count()
     site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    admin = {"user": site_user["name"], "ignore_auth": True}
+    print(f"N = {args.n} datasets; machine: {machine()}")
+    built = False
     if not (args.reuse and existing == args.n):
         print(f"Building a catalogue of {args.n} datasets (bulk SQL)...")
         t0 = time.perf_counter()
@@ -242,7 +243,7 @@ ckan.search.rows_max = 10000
                 "servicespublics_search_document CASCADE")
             conn.exec_driver_sql('DELETE FROM "group"')
         orgs = {}
-        for i, (name, title) in enumerate([
+        for name, title in [
                 ("anct", "Agence nationale de la cohésion des territoires"),
                 ("dila", "Direction de l'information légale et administrative"),
                 ("ministere-interieur", "Ministère de l'Intérieur"),
@@ -250,25 +251,39 @@ ckan.search.rows_max = 10000
                 ("france-travail", "France Travail"), ("cnaf", "Caisse nationale des "
                                                        "allocations familiales"),
                 ("la-poste", "La Poste"), ("justice", "Ministère de la Justice")] + [
-                (f"prefecture-{d:02d}", f"Préfecture {d:02d}") for d in range(1, 41)]):
+                (f"prefecture-{d:02d}", f"Préfecture {d:02d}") for d in range(1, 41)]:
             org_id = tk.get_action("organization_create")(
-                {"user": site_user["name"], "ignore_auth": True},
-                {"name": name, "title": title})["id"]
+                dict(admin), {"name": name, "title": title})["id"]
             orgs[org_id] = (name, title)
+        groups = [tk.get_action("group_create")(dict(admin), {
+            "name": name, "title": title})["id"] for name, title in [
+                ("securite", "Sécurité"), ("sante", "Santé"), ("education", "Éducation"),
+                ("emploi", "Emploi"), ("justice", "Justice"), ("territoires", "Territoires"),
+                ("social", "Action sociale"), ("transports", "Transports")]]
         model.Session.commit()
-        indexing = build(args.n, rng, meta.engine, orgs, site_user["id"],
-                         search.index_for(model.Package))
+        build(args.n, rng, meta.engine, orgs, groups, site_user["id"])
         print(f"  built in {time.perf_counter() - t0:.1f} s")
-        print(f"  engine indexing (CKAN's index_package on prepared dataset dicts): "
-              f"{args.n / indexing:.0f} datasets/s")
-    sample = [r[0] for r in model.Session.query(model.Package.id).limit(args.rebuild_sample)]
-    t0 = time.perf_counter()
-    search.rebuild(package_ids=sample, quiet=True)
-    elapsed = time.perf_counter() - t0
-    print(f"  CKAN search.rebuild (package_show per dataset) on {len(sample)} datasets: "
-          f"{len(sample) / elapsed:.0f} datasets/s")
-    model.Session.execute(sa.text("ANALYZE servicespublics_search_document"))
-    model.Session.commit()
+        built = True
+    if built or not args.skip_rebuild:
+        workers = tk.config.get("ckanext.servicespublics.search.rebuild_workers") \
+            or os.cpu_count()
+        print(f"Indexing the whole catalogue with search.rebuild() "
+              f"({workers} worker processes)...")
+        t0 = time.perf_counter()
+        search.rebuild(quiet=True)
+        elapsed = time.perf_counter() - t0
+        print(f"  search.rebuild() (ckan search-index rebuild): {args.n} datasets in "
+              f"{elapsed:.1f} s = {args.n / elapsed:.0f} datasets/s "
+              f"(including the final VACUUM ANALYZE)")
+        sample = [r[0] for r in model.Session.query(model.Package.id)
+                  .limit(args.rebuild_sample)]
+        t0 = time.perf_counter()
+        search.rebuild(package_ids=sample, quiet=True)  # CKAN's own, one at a time
+        elapsed = time.perf_counter() - t0
+        print(f"  CKAN's per-dataset path (package_show + one INSERT each) on "
+              f"{len(sample)} datasets: {len(sample) / elapsed:.0f} datasets/s")
+        model.Session.execute(sa.text("ANALYZE servicespublics_search_document"))
+        model.Session.commit()
 
     # a member of one organisation, for include_private
     member = model.User.get("bench-member")
@@ -305,6 +320,9 @@ ckan.search.rows_max = 10000
                f"tags:{['mairie', 'gendarmerie', 'caf'][i % 3]}"}), args.repeat))
     report("*:* + 5 facet fields", timed(
         lambda i: anon({"q": "*:*", "facet.field": facets}), args.repeat))
+    with _setting("ckanext.servicespublics.search.kept_counts", False):
+        report("*:* + 5 facet fields, counted (no kept counts)", timed(
+            lambda i: anon({"q": "*:*", "facet.field": facets}), max(5, args.repeat // 4)))
     report("deep page (start=5000)", timed(
         lambda i: anon({"q": "*:*", "start": 5000 + i, "rows": 20}), args.repeat))
     report("member query, include_private", timed(lambda i: as_member(
@@ -317,9 +335,11 @@ ckan.search.rows_max = 10000
         return tk.get_action("package_autocomplete")(
             {"user": "", "auth_user_obj": None}, {"q": words[i % len(words)][:4]})
     report("autocomplete (4 letters)", timed(autocomplete, args.repeat))
-    print(f"\nN = {args.n} datasets; machine: {platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"PostgreSQL on 127.0.0.1")
+    pg = model.Session.execute(sa.text(
+        "SELECT current_setting('server_version'), current_setting('shared_buffers')"
+    )).one()
+    print(f"\nN = {args.n} datasets; machine: {machine()}; "
+          f"PostgreSQL {pg[0]} on 127.0.0.1 (shared_buffers {pg[1]})")
     ctx.pop()
     os.unlink(ini.name)
 
