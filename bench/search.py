@@ -256,7 +256,7 @@ ckan.search.rows_max = 10000
                 dict(admin), {"name": name, "title": title})["id"]
             orgs[org_id] = (name, title)
         groups = [tk.get_action("group_create")(dict(admin), {
-            "name": name, "title": title})["id"] for name, title in [
+            "name": f"theme-{name}", "title": title})["id"] for name, title in [
                 ("securite", "Sécurité"), ("sante", "Santé"), ("education", "Éducation"),
                 ("emploi", "Emploi"), ("justice", "Justice"), ("territoires", "Territoires"),
                 ("social", "Action sociale"), ("transports", "Transports")]]

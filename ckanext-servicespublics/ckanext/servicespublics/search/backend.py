@@ -339,20 +339,17 @@ def write_rows(rows: list[dict[str, Any]]) -> None:
     transaction (the last row wins when a document comes twice)."""
     if not rows:
         return
-    unique = list({row["index_id"]: row for row in rows}.values())
+    import psycopg2
     from psycopg2.extras import execute_values
 
+    unique = list({row["index_id"]: row for row in rows}.values())
     raw = model.Session.connection().connection.dbapi_connection
     try:
         with raw.cursor() as cur:
             execute_values(cur, _BULK_UPSERT, unique, template=_BULK_TEMPLATE,
                            page_size=len(unique))
-    except DBAPIError as e:
-        raise SearchIndexError(f"PostgreSQL search index error: {e.orig}") from e
-    except Exception as e:
-        if getattr(e, "pgcode", None):
-            raise SearchIndexError(f"PostgreSQL search index error: {e}") from e
-        raise
+    except psycopg2.Error as e:
+        raise SearchIndexError(f"PostgreSQL search index error: {e}") from e
 
 
 def vacuum() -> None:
