@@ -415,11 +415,13 @@ class PostgresSolrConnection:
         (compiling costs more than these queries take) and enough memory to
         keep the matched rows and facet counts out of temporary files.
         """
+        if tuned:
+            # in the same round trip, before the query is planned
+            sql = f"{_TUNE}; {sql}"
+            params = dict(params, _work_mem=config.get(
+                "ckanext.servicespublics.search.work_mem"))
         nested = model.Session.begin_nested()
         try:
-            if tuned:
-                model.Session.execute(_TUNE, {"work_mem": config.get(
-                    "ckanext.servicespublics.search.work_mem")})
             return list(model.Session.execute(sa.text(sql), params).fetchall())
         except ProgrammingError as e:
             if "does not exist" in str(e.orig) and TABLE in str(e.orig):
@@ -731,8 +733,8 @@ _COLUMN_RE = re.compile(r"\bd\.([A-Za-z_][A-Za-z0-9_]*)")
 #: the score in an ordering (ranked in SQL by the caller)
 _SCORE = "<score>"
 #: settings of the tuned reads (undone with their savepoint)
-_TUNE = sa.text("SELECT set_config('jit', 'off', true), "
-                "set_config('work_mem', :work_mem, true)")
+_TUNE = ("SELECT set_config('jit', 'off', true), "
+         "set_config('work_mem', :_work_mem, true)")
 
 
 class _Facets:
