@@ -92,7 +92,19 @@ CREATE TABLE {COUNTS} (
   n integer NOT NULL
 )""")
     op.execute(f"CREATE INDEX {COUNTS}_key_idx ON {COUNTS} (owner_org, field, value)")
-    columns = ", ".join(dict.fromkeys(BUCKET + SCALARS + ARRAYS))
+    names = list(dict.fromkeys(BUCKET + SCALARS + ARRAYS))
+    columns = ", ".join(names)
+    # an UPDATE that leaves every counted column as it was (a rebuild, most
+    # edits) changes no count: only rows that differ are counted out and in
+    differs = (f"({', '.join(f'n.{c}' for c in names)}) IS DISTINCT FROM "
+               f"({', '.join(f'o.{c}' for c in names)})")
+    updated = (
+        f"SELECT 1 AS s, {', '.join(f'n.{c}' for c in names)} FROM new_docs n "
+        f"LEFT JOIN old_docs o ON o.index_id = n.index_id "
+        f"WHERE o.index_id IS NULL OR {differs} "
+        f"UNION ALL SELECT -1, {', '.join(f'o.{c}' for c in names)} FROM old_docs o "
+        f"LEFT JOIN new_docs n ON n.index_id = o.index_id "
+        f"WHERE n.index_id IS NULL OR {differs}")
     op.execute(f"""
 CREATE OR REPLACE FUNCTION servicespublics_search_count_facets() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -100,8 +112,7 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     {_apply(f"SELECT 1 AS s, {columns} FROM new_docs")}
   ELSIF TG_OP = 'UPDATE' THEN
-    {_apply(f"SELECT 1 AS s, {columns} FROM new_docs "
-            f"UNION ALL SELECT -1, {columns} FROM old_docs")}
+    {_apply(updated)}
   ELSIF TG_OP = 'DELETE' THEN
     {_apply(f"SELECT -1 AS s, {columns} FROM old_docs")}
   ELSE
