@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -199,6 +200,19 @@ class ServicesPublicsHarvester(HarvesterBase):
     def check_config(self, config: dict) -> None:
         """Portal-specific cross-checks (raise ValueError)."""
 
+    def source_config(self, harvest_object) -> dict:
+        """:meth:`parse_config` of the source's saved configuration, parsed
+        once per harvest job (and text) in this process rather than twice per
+        harvest object. A copy: the callers may change it."""
+        text = harvest_object.source.config
+        key = (harvest_object.harvest_job_id, text or "")
+        cache = self.__dict__.setdefault("_configs", {})
+        if key not in cache:
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = self.parse_config(text)
+        return copy.deepcopy(cache[key])
+
     def _client(self, config: dict) -> JsonClient:
         headers = {}
         if config.get("api_key"):
@@ -324,7 +338,7 @@ class ServicesPublicsHarvester(HarvesterBase):
         if _extra(harvest_object, "status") == "delete":
             return True
         try:
-            config = self.parse_config(harvest_object.source.config)
+            config = self.source_config(harvest_object)
         except ValueError as e:
             self._save_object_error(f"Invalid source configuration: {e}",
                                     harvest_object, "Fetch")
@@ -349,7 +363,7 @@ class ServicesPublicsHarvester(HarvesterBase):
         source = harvest_object.source
         guid = harvest_object.guid
         try:
-            config = self.parse_config(source.config)
+            config = self.source_config(harvest_object)
         except ValueError as e:
             self._save_object_error(f"Invalid source configuration: {e}",
                                     harvest_object, "Import")
@@ -400,36 +414,33 @@ class ServicesPublicsHarvester(HarvesterBase):
     def _import(self, harvest_object, config: dict, package: dict, mapped: Mapped):
         package["owner_org"] = self._organization(harvest_object, config, mapped)
         digest = _digest(package)
-        existing = _find_package(harvest_object.harvest_source_id, harvest_object.guid,
-                                 _extra(harvest_object, "adopt"))
-        previous = model.Session.query(HarvestObject).filter(
-            HarvestObject.harvest_source_id == harvest_object.harvest_source_id,
-            HarvestObject.guid == harvest_object.guid,
-            HarvestObject.current == True,  # noqa: E712
-        ).all()
-        if (existing is not None and existing.state == "active" and previous
+        history = _history(harvest_object.harvest_source_id, harvest_object.guid,
+                           _extra(harvest_object, "adopt"))
+        if (history.package_state == "active" and history.current
                 and not config["force_all"]
-                and any(_extra(o, "digest") == digest for o in previous)):
+                and digest in _digests(history.current)):
             # the remote date moved but nothing we import changed: remember
             # the date so that the next gather skips it
-            for o in previous:
-                o.metadata_modified_date = harvest_object.metadata_modified_date
+            _update_objects(history.current, metadata_modified_date=(
+                harvest_object.metadata_modified_date))
             model.Session.commit()
             return "unchanged"
 
         context = {"user": self._get_user_name(), "ignore_auth": True,
                    "model": model, "session": model.Session}
-        for o in previous:
-            o.current = False
+        _update_objects(history.current, current=False)
         harvest_object.current = True
         harvest_object.extras.append(HarvestObjectExtra(key="digest", value=digest))
-        if existing is not None:
-            current = tk.get_action("package_show")(
-                dict(context, use_cache=False), {"id": existing.id})
+        if history.package_id is not None:
+            # read as package_update itself reads it (the search index keeps
+            # the validated dict, checked against metadata_modified), and
+            # handed to package_update as its original: one read, not two
+            current = tk.get_action("package_show")(dict(context), {"id": history.package_id})
             data = _merge(current, package, config["keep_local_fields"])
-            harvest_object.package_id = existing.id
+            harvest_object.package_id = history.package_id
             model.Session.add(harvest_object)
-            tk.get_action("package_update")(dict(context, return_id_only=True), data)
+            tk.get_action("package_update")(
+                dict(context, return_id_only=True, original_package=current), data)
         else:
             package.pop("_owned_extras", None)
             package["id"] = str(uuid.uuid4())
@@ -478,26 +489,36 @@ class ServicesPublicsHarvester(HarvesterBase):
         ideal = re.sub("-+", "-", ideal)
         if len(ideal) < 2:
             ideal = f"{ideal}-{guid}"[:90]
+        # the usual case, a free name, on the name's index; ckanext-harvest's
+        # _ensure_name_is_unique reads every name starting like it with an
+        # ILIKE, which no index serves (dataset names are lower case anyway)
+        if not model.Session.query(sa.exists().where(model.Package.name == ideal)).scalar():
+            return ideal
         name = self._ensure_name_is_unique(ideal, append_type="number-sequence")
         return name or self._ensure_name_is_unique(ideal, append_type="random-hex")
 
     def _organization(self, harvest_object, config: dict, mapped: Mapped) -> str:
+        """The organisation of the dataset. Found once per harvest job and
+        organisation, not once per dataset: every dataset of a job but the
+        first gets it from this process's memory."""
         remote = mapped.organization
         if config["remote_organizations"] and remote and remote.get("name"):
-            return _ensure_organization(remote, config["organization_prefix"],
-                                        self._get_user_name())
-        if config["default_organization"]:
-            group = model.Group.get(config["default_organization"])
-            if group is not None and group.state == "active":
-                return group.id
-            raise ValueError(f"default_organization {config['default_organization']!r} "
-                             "does not exist any more")
-        source_package = model.Package.get(harvest_object.harvest_source_id)
-        if source_package is not None and source_package.owner_org:
-            return source_package.owner_org
-        raise ValueError("no organisation for the dataset: give the harvest source an "
-                         "organisation, or set default_organization or "
-                         "remote_organizations in its configuration")
+            key = ("remote", config["organization_prefix"], remote["name"])
+            find = functools.partial(_ensure_organization, remote,
+                                     config["organization_prefix"], self._get_user_name())
+        elif config["default_organization"]:
+            key = ("default", config["default_organization"])
+            find = functools.partial(_default_organization, config["default_organization"])
+        else:
+            key = ("source", harvest_object.harvest_source_id)
+            find = functools.partial(_source_organization, harvest_object.harvest_source_id)
+        cache = self.__dict__.setdefault("_organizations", {})
+        key = (harvest_object.harvest_job_id, *key)
+        if key not in cache:
+            if len(cache) >= 1000:
+                cache.clear()
+            cache[key] = find()
+        return cache[key]
 
 
 # ------------------------------------------------------------------ module helpers
@@ -588,22 +609,58 @@ def _local_state(source_id: str) -> dict[str, _LocalState]:
     return state
 
 
-def _find_package(source_id: str, guid: str, adopt: str | None = None
-                  ) -> model.Package | None:
+@dataclass
+class _History:
+    """What a harvest source imported before for one remote id."""
+
+    package_id: str | None = None  # the dataset, current or withdrawn
+    package_state: str | None = None
+    current: list[str] = field(default_factory=list)  # ids of the current objects
+
+
+def _history(source_id: str, guid: str, adopt: str | None = None) -> _History:
     """The dataset imported for a remote id, current or withdrawn, found by
-    the harvest objects; else the orphan the gather chose to adopt."""
-    row = model.Session.query(HarvestObject.package_id).filter(
+    the harvest objects (else the orphan the gather chose to adopt), and the
+    current harvest objects of that remote id: one query."""
+    rows = model.Session.query(
+        HarvestObject.id, HarvestObject.package_id, HarvestObject.current,
+        model.Package.state,
+    ).outerjoin(model.Package, model.Package.id == HarvestObject.package_id).filter(
         HarvestObject.harvest_source_id == source_id,
         HarvestObject.guid == guid,
-        HarvestObject.package_id.isnot(None),
+        sa.or_(HarvestObject.package_id.isnot(None),
+               HarvestObject.current == True),  # noqa: E712
     ).order_by(HarvestObject.current.desc(),
                HarvestObject.import_finished.desc().nullslast(),
-               HarvestObject.gathered.desc()).first()
-    if row:
-        package = model.Package.get(row[0])
+               HarvestObject.gathered.desc())
+    history = _History()
+    found = False
+    for object_id, package_id, current, package_state in rows:
+        if current:
+            history.current.append(object_id)
+        if package_id is not None and not found:
+            found = True  # the latest object with a dataset decides
+            if package_state is not None:
+                history.package_id, history.package_state = package_id, package_state
+    if history.package_id is None and adopt:
+        package = model.Package.get(adopt)
         if package is not None:
-            return package
-    return model.Package.get(adopt) if adopt else None
+            history.package_id, history.package_state = package.id, package.state
+    return history
+
+
+def _digests(object_ids: list[str]) -> set[str]:
+    """The digests of what these harvest objects imported."""
+    return {value for (value,) in model.Session.query(HarvestObjectExtra.value).filter(
+        HarvestObjectExtra.harvest_object_id.in_(object_ids),
+        HarvestObjectExtra.key == "digest")}
+
+
+def _update_objects(object_ids: list[str], **values: Any) -> None:
+    """Set columns of harvest objects not loaded in the session."""
+    if object_ids:
+        model.Session.query(HarvestObject).filter(
+            HarvestObject.id.in_(object_ids)).update(values, synchronize_session=False)
 
 
 def _orphans(source, guids: list[str]) -> dict[str, str]:
@@ -630,6 +687,22 @@ def _orphans(source, guids: list[str]) -> dict[str, str]:
         model.Package.id.notin_(taken),
     )
     return {remote_id: package_id for package_id, remote_id in rows if remote_id in wanted}
+
+
+def _default_organization(name: str) -> str:
+    group = model.Group.get(name)
+    if group is not None and group.state == "active":
+        return group.id
+    raise ValueError(f"default_organization {name!r} does not exist any more")
+
+
+def _source_organization(source_id: str) -> str:
+    source_package = model.Package.get(source_id)
+    if source_package is not None and source_package.owner_org:
+        return source_package.owner_org
+    raise ValueError("no organisation for the dataset: give the harvest source an "
+                     "organisation, or set default_organization or "
+                     "remote_organizations in its configuration")
 
 
 def _ensure_organization(remote: dict, prefix: str, user: str) -> str:
