@@ -79,6 +79,16 @@ class Portal:
         return sum(1 for p in self.log if re.search(pattern, p))
 
     def handle(self, request: Request) -> Response:
+        response = self._handle(request)
+        if not getattr(self.server, "threaded", False):
+            # a server that serves one connection at a time must not keep
+            # one open for a client that has nothing more to ask (once a
+            # threaded werkzeug server was created in the process, all of
+            # them answer in HTTP/1.1, which keeps connections alive)
+            response.headers["Connection"] = "close"
+        return response
+
+    def _handle(self, request: Request) -> Response:
         self.log.append(request.full_path)
         self.headers.append(dict(request.headers))
         for fault in self.faults:

@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ from ckanext.harvest.harvesters import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from . import mapping
-from .http import JsonClient, RemoteError
+from .http import JsonClient, ReadAhead, RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +214,12 @@ class ServicesPublicsHarvester(HarvesterBase):
             cache[key] = self.parse_config(text)
         return copy.deepcopy(cache[key])
 
-    def _client(self, config: dict) -> JsonClient:
+    def _client_settings(self, config: dict) -> dict:
         headers = {}
         if config.get("api_key"):
             name, template = self.API_KEY_HEADER
             headers[name] = template.format(config["api_key"])
-        return JsonClient(
+        return dict(
             timeout=float(tk.config.get("ckanext.servicespublics.harvest.timeout")),
             retries=int(tk.config.get("ckanext.servicespublics.harvest.retries")),
             backoff=float(tk.config.get("ckanext.servicespublics.harvest.backoff")),
@@ -227,6 +228,24 @@ class ServicesPublicsHarvester(HarvesterBase):
             user_agent=tk.config.get("ckanext.servicespublics.harvest.user_agent"),
             headers=headers,
         )
+
+    def _client(self, config: dict) -> JsonClient:
+        return JsonClient(**self._client_settings(config))
+
+    def _shared_client(self, config: dict) -> JsonClient:
+        """A client kept from one harvest object to the next in this process
+        and thread, so that its connections to the portal are reused (keep-
+        alive: no new TCP and TLS handshake for each dataset). Keyed by its
+        settings; never shared across a fork or between threads."""
+        settings = self._client_settings(config)
+        key = (os.getpid(), threading.get_ident(), json.dumps(settings, sort_keys=True))
+        clients = self.__dict__.setdefault("_clients", {})
+        client = clients.get(key)
+        if client is None:
+            for stale in [k for k in clients if k[:2] == key[:2]]:
+                clients.pop(stale).close()
+            client = clients[key] = JsonClient(**settings)
+        return client
 
     # --------------------------------------------------------------- hooks
 
@@ -240,6 +259,25 @@ class ServicesPublicsHarvester(HarvesterBase):
 
     def _map(self, remote: dict, config: dict, base_url: str) -> Mapped:
         raise NotImplementedError
+
+    def record_url(self, base_url: str, guid: str, config: dict) -> str | None:
+        """The address that the fetch stage reads for a remote id, if it
+        reads one: the runner reads it ahead (:class:`.http.ReadAhead`)."""
+        return None
+
+    # --------------------------------------------------------------- read-ahead
+
+    #: documents read ahead by the runner, for the fetch stage
+    read_ahead: ReadAhead | None = None
+
+    def _read_record(self, harvest_object, client: JsonClient, url: str) -> Any:
+        """The JSON document at ``url`` for this harvest object: read ahead
+        by the runner when it could, else now (with the client's retries)."""
+        if self.read_ahead is not None:
+            data = self.read_ahead.take(harvest_object.id, url)
+            if data is not ReadAhead.MISSING:
+                return data
+        return client.get_json(url)
 
     # --------------------------------------------------------------- gather
 
@@ -343,7 +381,7 @@ class ServicesPublicsHarvester(HarvesterBase):
             self._save_object_error(f"Invalid source configuration: {e}",
                                     harvest_object, "Fetch")
             return False
-        client = self._client(config)
+        client = self._shared_client(config)
         try:
             return self._fetch(harvest_object, config, client)
         except RemoteError as e:
@@ -351,8 +389,6 @@ class ServicesPublicsHarvester(HarvesterBase):
                 f"Could not fetch remote dataset {harvest_object.guid}: {e}",
                 harvest_object, "Fetch")
             return False
-        finally:
-            client.close()
 
     # --------------------------------------------------------------- import
 

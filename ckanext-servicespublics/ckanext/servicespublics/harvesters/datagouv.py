@@ -171,10 +171,16 @@ class DataGouvHarvester(ServicesPublicsHarvester):
 
     # --------------------------------------------------------------- fetch
 
+    def record_url(self, base_url, guid, config):
+        if config["fetch_details"]:
+            return f"{base_url}/api/1/datasets/{guid}/"
+        return None
+
     def _fetch(self, harvest_object, config, client):
         base_url = harvest_object.source.url.rstrip("/")
         if config["fetch_details"]:
-            data = client.get_json(f"{base_url}/api/1/datasets/{harvest_object.guid}/")
+            data = self._read_record(harvest_object, client, self.record_url(
+                base_url, harvest_object.guid, config))
             if not isinstance(data, dict) or data.get("id") != harvest_object.guid:
                 self._save_object_error(
                     f"Remote dataset {harvest_object.guid}: the portal answered with "

@@ -137,3 +137,89 @@ class JsonClient:
 def _looks_truncated(body: bytes) -> bool:
     text = body.rstrip()
     return bool(text) and text[-1:] not in (b"}", b"]")
+
+
+_MISSING = object()
+
+
+class ReadAhead:
+    """JSON documents read before they are needed, by a few threads.
+
+    The runner knows in which order its harvest objects will be fetched:
+    ``schedule`` gives their keys and addresses in that order, and ``take``
+    returns a document when its turn comes, the next ones being read
+    meanwhile (``window`` of them at most in flight). A document that could
+    not be read is no error here: ``take`` then answers ``MISSING`` and the
+    caller reads it itself, with the usual retries and error reporting. Each
+    thread has its own client, without retries (the caller's job).
+    """
+
+    MISSING = _MISSING
+
+    def __init__(self, settings: dict, threads: int = 4, window: int = 16):
+        import collections
+        import concurrent.futures
+        import threading
+
+        self.settings = dict(settings, retries=0)
+        self.window = max(1, window)
+        self.pending: collections.deque = collections.deque()
+        self.running: dict[Any, tuple[str, Any]] = {}  # in the order of use
+        self.local = threading.local()
+        self.clients: list[JsonClient] = []
+        self.lock = threading.Lock()
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, threads), thread_name_prefix="harvest-read-ahead")
+
+    def schedule(self, items) -> None:
+        """``(key, url)`` pairs, in the order they will be taken."""
+        self.pending.extend(items)
+        self._fill()
+
+    def take(self, key, url: str) -> Any:
+        """The document read for ``key`` at ``url``, or ``MISSING``. Keys
+        scheduled before it and not taken are dropped."""
+        if key not in self.running:
+            if all(k != key for k, _ in self.pending):
+                return _MISSING
+            self._drop_running()
+            while self.pending[0][0] != key:
+                self.pending.popleft()
+            self._fill()
+        while next(iter(self.running)) != key:
+            self._drop_first()
+        scheduled, future = self.running.pop(key)
+        self._fill()
+        try:
+            data = future.result()
+        except Exception:
+            return _MISSING
+        return data if scheduled == url else _MISSING
+
+    def close(self) -> None:
+        self.pending.clear()
+        self._drop_running()
+        self.pool.shutdown(wait=True)
+        for client in self.clients:
+            client.close()
+
+    def _fill(self) -> None:
+        while self.pending and len(self.running) < self.window:
+            key, url = self.pending.popleft()
+            self.running[key] = (url, self.pool.submit(self._read, url))
+
+    def _read(self, url: str) -> Any:
+        client = getattr(self.local, "client", None)
+        if client is None:
+            client = self.local.client = JsonClient(**self.settings)
+            with self.lock:
+                self.clients.append(client)
+        return client.get_json(url)
+
+    def _drop_first(self) -> None:
+        key = next(iter(self.running))
+        self.running.pop(key)[1].cancel()
+
+    def _drop_running(self) -> None:
+        while self.running:
+            self._drop_first()
