@@ -81,7 +81,8 @@ def _portal(kind: str, n: int):
     if kind == "datagouv":
         templates = load("datagouv/datasets.json")
         portal = UdataPortal(server, datasets=[clone(templates[i % len(templates)], i,
-                                                     "udata") for i in range(n)])
+                                                     "udata") for i in range(n)],
+                             fixed_ids=True)
     else:
         templates = load("opendatasoft/datasets.json")
         portal = OdsPortal(server, datasets=[clone(templates[i % len(templates)], i, "ods")

@@ -142,15 +142,33 @@ class UdataPortal(Portal):
 
     HOSTS = ("https://www.data.gouv.fr", "https://static.data.gouv.fr")
 
-    def __init__(self, server, datasets=None, organizations=None, profiles=None):
+    def __init__(self, server, datasets=None, organizations=None, profiles=None,
+                 fixed_ids: bool = False):
         super().__init__(server, load("datagouv/datasets.json") if datasets is None
                          else datasets)
         self.organizations = self.rewrite(load("datagouv/organizations.json")
                                           if organizations is None else organizations)
         self.profiles = load("datagouv/profiles.json") if profiles is None else profiles
+        # a benchmark catalogue keeps its datasets, ids and slugs: a dataset
+        # is then found by index, not by reading the whole list each time
+        self.index: dict[str, dict] | None = None
+        if fixed_ids:
+            self.index = {}
+            for d in reversed(self.datasets):
+                self.index[d["slug"]] = d
+            for d in reversed(self.datasets):
+                self.index[d["id"]] = d
 
     def by_id(self, dataset_id: str) -> dict:
-        return next(d for d in self.datasets if dataset_id in (d["id"], d["slug"]))
+        found = self._find(dataset_id)
+        if found is None:
+            raise StopIteration(dataset_id)
+        return found
+
+    def _find(self, key: str) -> dict | None:
+        if self.index is not None:
+            return self.index.get(key)
+        return next((d for d in self.datasets if key in (d["id"], d["slug"])), None)
 
     def route(self, request: Request) -> Response:
         path = request.path
@@ -158,9 +176,9 @@ class UdataPortal(Portal):
             return self._list(request)
         m = re.match(r"^/api/1/datasets/([^/]+)/$", path)
         if m:
-            for d in self.datasets:
-                if m.group(1) in (d["id"], d["slug"]):
-                    return self.json(d)
+            found = self._find(m.group(1))
+            if found is not None:
+                return self.json(found)
             return self.json({"message": "Dataset not found"}, 404)
         m = re.match(r"^/api/1/organizations/([^/]+)/$", path)
         if m:
