@@ -525,13 +525,7 @@ class ServicesPublicsHarvester(HarvesterBase):
         ideal = re.sub("-+", "-", ideal)
         if len(ideal) < 2:
             ideal = f"{ideal}-{guid}"[:90]
-        # the usual case, a free name, on the name's index; ckanext-harvest's
-        # _ensure_name_is_unique reads every name starting like it with an
-        # ILIKE, which no index serves (dataset names are lower case anyway)
-        if not model.Session.query(sa.exists().where(model.Package.name == ideal)).scalar():
-            return ideal
-        name = self._ensure_name_is_unique(ideal, append_type="number-sequence")
-        return name or self._ensure_name_is_unique(ideal, append_type="random-hex")
+        return free_name(ideal)
 
     def _organization(self, harvest_object, config: dict, mapped: Mapped) -> str:
         """The organisation of the dataset. Found once per harvest job and
@@ -914,6 +908,28 @@ def registered_license(license_id: str) -> str:
         if license_id != "notspecified" and fallback in register:
             return fallback
     return "notspecified"
+
+
+def free_name(ideal: str) -> str:
+    """``ideal``, or the first of ``ideal1`` … ``ideal999`` that no dataset
+    has, or ``ideal`` and five random hexadecimal digits: the names
+    ckanext-harvest's ``_ensure_name_is_unique`` gives, looked up on the
+    name's index, a hundred at a time. (Its ILIKE on every name starting
+    like ``ideal`` reads the whole package table: 12 ms a dataset at 10,000
+    datasets, most of PostgreSQL's work when a portal's slugs collide with
+    local names. Dataset names are lower case, so the ILIKE found nothing
+    more.)"""
+    ideal = ideal[:model.PACKAGE_NAME_MAX_LENGTH]
+    candidates = [ideal] + [ideal[:model.PACKAGE_NAME_MAX_LENGTH - len(str(n))] + str(n)
+                            for n in range(1, 1000)]
+    # the name alone first: the usual case, a free name
+    for chunk in [candidates[:1]] + [candidates[i:i + 100] for i in range(1, 1000, 100)]:
+        taken = {name for (name,) in model.Session.query(model.Package.name).filter(
+            model.Package.name.in_(chunk))}
+        for name in chunk:
+            if name not in taken:
+                return name
+    return ideal[:model.PACKAGE_NAME_MAX_LENGTH - 5] + uuid.uuid4().hex[:5]
 
 
 def build_package(fields: dict, resources: list[dict], dataset_type: str,
