@@ -314,8 +314,13 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with app._wsgi_app.test_request_context():
         _migrate(args.plugins)
+        import ckan.model as model
+
+        existing = model.Session.query(model.Package).filter(
+            model.Package.type != "harvest").count()
         print(f"harvest benchmark: N={args.n}, {os.cpu_count()} CPU(s), "
-              f"{args.workers} worker(s), ini {args.ini}")
+              f"{args.workers} worker(s), ini {args.ini}; the database already holds "
+              f"{existing} dataset(s)")
         kinds = ("datagouv", "opendatasoft") if args.portal == "both" else (args.portal,)
         if args.ckan_alone:
             results = [ckan_alone(kind, args.n) for kind in kinds]
