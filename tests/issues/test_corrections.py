@@ -327,6 +327,32 @@ class TestPointsTable:
         assert retired == ["source_agrees"]
         assert _point(resource_id, source_id)["address"] == "1 esplanade de la Poste"
 
+    def test_a_second_notice_of_the_same_points_changes_nothing(self, roles, ingested):
+        """The points that carry a correction say the corrected values, not
+        the producer's: reading them again as the file's (the same ingestion
+        announced twice) must not retire the correction as agreed."""
+        from ckanext.servicespublics.issues import corrections, subscriptions
+
+        resource_id = ingested["resource"]["id"]
+        source_id = ingested["rows"][1]["id_fs"]
+        self._accept(roles, ingested, {"address": "1 Esplanade de La Poste"})
+        # written onto the live points when accepted
+        assert corrections.reapply_to_points(resource_id) == {
+            "applied": 0, "retired": 0, "missing": 0}
+        ingested["ingest"]()
+        for _ in range(2):
+            subscriptions.points_replaced(resource_id, resource_id=resource_id)
+        assert corrections.reapply_to_points(resource_id) == {
+            "applied": 0, "retired": 0, "missing": 0}
+        assert _point(resource_id, source_id)["address"] == "1 Esplanade de La Poste"
+        active = corrections.active_corrections(resource_id)
+        assert [c["fields"] for c in active] == [{"address": "1 Esplanade de La Poste"}]
+        assert active[0]["applied_ingestion"] == corrections.live_ingestion(resource_id)
+        # and the next ingestion still writes it back
+        ingested["ingest"]()
+        assert _point(resource_id, source_id)["address"] == "1 Esplanade de La Poste"
+        assert corrections.active_overrides(resource_id)
+
     def test_points_ingestion_reapplies_overrides_itself(self, roles, ingested):
         resource_id = ingested["resource"]["id"]
         source_id = ingested["rows"][1]["id_fs"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Collection, Iterable, Mapping, Optional
 
 import sqlalchemy as sa
 
@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["active_overrides", "apply_overrides", "retire_agreed", "reapply_to_points",
            "active_corrections", "point_values", "patch_point", "values_agree",
-           "POINTS_TABLE"]
+           "live_ingestion", "POINTS_TABLE"]
 
 POINTS_TABLE = "servicespublics_points_point"
+POINTS_RESOURCE_TABLE = "servicespublics_points_resource"
 CORRECTION_TABLE = "servicespublics_issues_correction"
 # geometry columns the points table may use for the location
 _GEOMETRY_COLUMNS = ("geom", "geometry", "the_geom", "location")
@@ -75,13 +76,15 @@ def active_corrections(resource_id: str) -> list[dict[str, Any]]:
         return []
     rows = model.Session.execute(sa.text(
         "SELECT c.id, c.source_id, c.fields, c.report_id, r.number, "
-        "c.accepted_by, c.created FROM servicespublics_issues_correction c "
+        "c.accepted_by, c.created, c.applied_ingestion "
+        "FROM servicespublics_issues_correction c "
         "JOIN servicespublics_issues_report r ON r.id = c.report_id "
         "WHERE c.resource_id = :rid AND c.state = 'active' "
         "ORDER BY c.created, c.id"), {"rid": resource_id})
     return [{"id": r.id, "source_id": r.source_id, "fields": dict(r.fields),
              "report_id": r.report_id, "report_number": r.number,
-             "accepted_by": r.accepted_by, "created": r.created.isoformat()}
+             "accepted_by": r.accepted_by, "created": r.created.isoformat(),
+             "applied_ingestion": r.applied_ingestion}
             for r in rows]
 
 
@@ -108,11 +111,14 @@ def values_agree(fields: Mapping[str, Any], source: Mapping[str, Any]) -> bool:
 
 
 def retire_agreed(resource_id: str, source_rows: Mapping[str, Mapping[str, Any]],
-                  *, commit: bool = False) -> list[str]:
+                  *, commit: bool = False,
+                  only: Optional[Collection[str]] = None) -> list[str]:
     """Retire the active corrections that the producer's file now agrees with.
 
     :param source_rows: ``{source_id: row}``, the points as read from the
         producer's file, before any override.
+    :param only: the ids of the corrections to compare (default: all the
+        active corrections of the resource)
     :returns: the ids of the corrections retired (state ``removed``, reason
         ``source_agrees``, with an entry in the report's history).
     """
@@ -125,6 +131,8 @@ def retire_agreed(resource_id: str, source_rows: Mapping[str, Mapping[str, Any]]
         Correction.resource_id == resource_id, Correction.state == "active")
     now = datetime.datetime.utcnow()
     for correction in corrections:
+        if only is not None and correction.id not in only:
+            continue
         row = source_rows.get(correction.source_id)
         if row is None or not values_agree(correction.fields, row):
             continue
@@ -180,7 +188,12 @@ def reapply_to_points(resource_id: str, *, commit: bool = True) -> dict[str, int
         active corrections whose point is not in the file any more; they stay
         active, in case it comes back)
     """
-    corrections = active_corrections(resource_id)
+    live = live_ingestion(resource_id)
+    # the points of an ingestion that already carry a correction no longer
+    # say what the producer's file says: compared again (this ingestion
+    # announced twice), they would retire it
+    corrections = [c for c in active_corrections(resource_id)
+                   if live is None or c["applied_ingestion"] != live]
     if not corrections:
         return {"applied": 0, "retired": 0, "missing": 0}
     # what the file says, before any override is written back
@@ -190,8 +203,10 @@ def reapply_to_points(resource_id: str, *, commit: bool = True) -> dict[str, int
         if source_id not in from_file:
             from_file[source_id] = point_values(resource_id, source_id)
     agreed = {sid: values for sid, values in from_file.items() if values is not None}
-    retired = set(retire_agreed(resource_id, agreed))
+    retired = set(retire_agreed(resource_id, agreed,
+                                only={c["id"] for c in corrections}))
     applied = missing = 0
+    written = []
     for correction in corrections:
         if correction["id"] in retired:
             continue
@@ -200,12 +215,27 @@ def reapply_to_points(resource_id: str, *, commit: bool = True) -> dict[str, int
             continue
         if patch_point(resource_id, correction["source_id"], correction["fields"]):
             applied += 1
+            written.append(correction["id"])
+    if written and live is not None:
+        model.Session.execute(sa.text(
+            f"UPDATE {CORRECTION_TABLE} SET applied_ingestion = :live "
+            "WHERE id = ANY(:ids)"), {"live": live, "ids": written})
     if commit:
         model.Session.commit()
     return {"applied": applied, "retired": len(retired), "missing": missing}
 
 
 # ------------------------------------------------------------- points table
+
+def live_ingestion(resource_id: str) -> Optional[str]:
+    """The ingestion whose points the resource shows now (None when the
+    points plugin's tables are not there or the resource has none)."""
+    if not _table_exists(POINTS_RESOURCE_TABLE):
+        return None
+    return model.Session.execute(sa.text(
+        f"SELECT live_ingestion_id FROM {POINTS_RESOURCE_TABLE} "
+        "WHERE resource_id = :rid"), {"rid": resource_id}).scalar()
+
 
 def _points_columns(connection: Any) -> dict[str, str]:
     """Columns of the points table and their types (empty when absent)."""

@@ -153,3 +153,6 @@ class Correction(tk.BaseModel):
     # producer (removed by hand), source_agrees (the producer's file now
     # has the corrected values)
     removal_reason: Mapped[Optional[str]] = sa.Column(sa.UnicodeText)
+    # the ingestion of the resource whose points carry the correction (None:
+    # not known, or the points plugin is not there)
+    applied_ingestion: Mapped[Optional[str]] = sa.Column(sa.UnicodeText)

@@ -760,6 +760,8 @@ def servicespublics_issue_accept_correction(context: Context,
         state="active")
     model.Session.add(correction)
     applied = corr.patch_point(report.resource_id, report.point_id, fields)
+    if applied:
+        correction.applied_ingestion = corr.live_ingestion(report.resource_id)
     _event(report, user, "moderator", "correction_accepted",
            {"correction_id": correction.id, "fields": fields, "applied": applied}, now=now)
     old_status = report.status
