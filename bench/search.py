@@ -11,7 +11,10 @@ resource formats, spatial extents from the département boundaries, and about
 ``search.rebuild()`` (what ``ckan search-index rebuild`` runs; the rate is
 printed, and CKAN's one-dataset-at-a-time path on a sample for comparison)
 and times the queries of issue #3, printing median and p95 latency for each,
-with N, the machine and its load.
+with N, the machine and its load. Word queries with facets are answered by
+the in-memory index (``search/memindex.py``) when it is on (the default): its
+build time and memory are printed, and the same queries answered by SQL alone
+for comparison.
 
 It uses a database of its own (default ``servicespublics_bench``, created
 beforehand with ``./dev.sh testdb servicespublics_bench`` in the checkout
@@ -172,6 +175,12 @@ def _setting(key: str, value):
         tk.config[key] = saved
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{platform.machine()}, {os.cpu_count()} cores, load average {load} "
@@ -285,6 +294,21 @@ ckan.search.rows_max = 10000
         model.Session.execute(sa.text("ANALYZE servicespublics_search_document"))
         model.Session.commit()
 
+    # the in-memory index of each web process, built at its first word query
+    # with facets (in the background above 20,000 datasets)
+    from ckanext.servicespublics.search import memindex
+
+    if tk.config.get("ckanext.servicespublics.search.memory_index"):
+        rss0 = _rss_mb()
+        t0 = time.perf_counter()
+        if not memindex.wait_ready(model.Session):
+            print("  in-memory index: not built (SQL answers every query)")
+        else:
+            print(f"  in-memory index (words and facet values, per web process): "
+                  f"built in {time.perf_counter() - t0:.1f} s, "
+                  f"+{_rss_mb() - rss0:.0f} MB resident")
+        model.Session.rollback()
+
     # a member of one organisation, for include_private
     member = model.User.get("bench-member")
     if member is None:
@@ -315,6 +339,10 @@ ckan.search.rows_max = 10000
     report("word query", timed(lambda i: anon({"q": words[i % len(words)]}), args.repeat))
     report("word query + 5 facet fields", timed(
         lambda i: anon({"q": words[i % len(words)], "facet.field": facets}), args.repeat))
+    with _setting("ckanext.servicespublics.search.memory_index", False):
+        report("word query + 5 facet fields, SQL (no memory index)", timed(
+            lambda i: anon({"q": words[i % len(words)], "facet.field": facets}),
+            max(5, args.repeat // 2)))
     report("fq organization + tag", timed(lambda i: anon(
         {"fq": f"organization:{['anct', 'dila', 'ministere-interieur'][i % 3]} "
                f"tags:{['mairie', 'gendarmerie', 'caf'][i % 3]}"}), args.repeat))

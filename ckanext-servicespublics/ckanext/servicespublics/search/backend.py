@@ -52,7 +52,8 @@ from .fields import (
     WEIGHT_C,
     is_valid_field_name,
 )
-from .lucene import Compiler
+from . import memindex
+from .lucene import Compiler, min_should_match, qf_fields
 
 log = logging.getLogger(__name__)
 
@@ -477,11 +478,13 @@ class PostgresSolrConnection:
                 sql = compiler.lucene(q, "q", ranking=True)
             if sql:
                 where.append(sql)
+        fq_where: list[str] = []
         for fq in _as_list(params.get("fq")) + _as_list(params.get("fq_list")):
             if isinstance(fq, str) and fq.strip():
                 sql = compiler.lucene(fq, "fq")
                 if sql:
-                    where.append(sql)
+                    fq_where.append(sql)
+        where.extend(fq_where)
         where_sql = " AND ".join(f"({w})" for w in where) if where else "TRUE"
         sql_params = compiler.params
 
@@ -510,7 +513,14 @@ class PostgresSolrConnection:
         hits: Optional[int] = None
         facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
         docs: list[dict[str, Any]] = []
-        if rows and any(expr == _SCORE for expr, _ in order):
+        from_memory = None
+        if rows and compiler.rank_queries and memindex.enabled():
+            from_memory = self._from_memory(
+                q, def_type, params, compiler.rank_queries, fq_where, sql_params,
+                order, rows, start, select_cols, fl, wants_score, facets)
+        if from_memory is not None:
+            docs, hits, facet_fields = from_memory
+        elif rows and any(expr == _SCORE for expr, _ in order):
             docs, hits, facet_fields = self._ranked(
                 where_sql, sql_params, rank, order, rows, start, select_cols, fl,
                 wants_score, facets)
@@ -597,6 +607,72 @@ class PostgresSolrConnection:
                         doc["score"] = float(score)
                     docs.append(doc)
         return docs, hits, facets.collect(counts)
+
+    def _from_memory(self, q: str, def_type: str, params: dict[str, Any],
+                     rank_queries: list[str], fq_where: list[str],
+                     sql_params: dict[str, Any], order: list[tuple[str, str]],
+                     rows: int, start: int, select_cols: str, fl: list[str],
+                     wants_score: bool, facets: "_Facets",
+                     ) -> Optional[tuple[list[dict[str, Any]], int, dict[str, list[Any]]]]:
+        """The answer of the in-memory index (see :mod:`.memindex`), or None
+        when the query is not one it answers or it cannot answer now."""
+        plan = _memory_plan(q, def_type, params, rank_queries, fq_where, order, facets)
+        if plan is None:
+            return None
+        lexemes, required, fq_sql, then = plan
+        nested = model.Session.begin_nested()
+        try:
+            with memindex._index.lock:
+                index = memindex.ensure(model.Session)
+                if index is None:
+                    memindex.STATS["fallback"] += 1
+                    return None
+                allowed = None
+                if fq_sql:
+                    allowed = {
+                        tuple(tuple(v or ()) if c == "permission_labels" else v
+                              for c, v in zip(BUCKET_COLUMNS, r))
+                        for r in model.Session.execute(sa.text(
+                            f"SELECT DISTINCT {', '.join(f'd.{c}' for c in BUCKET_COLUMNS)} "
+                            f"FROM {COUNTS_TABLE} d WHERE d.field = '' AND ({fq_sql})"),
+                            sql_params)}
+                else:
+                    allowed = set(index.buckets)
+                for name in facets.names:
+                    if name not in index.columns:
+                        index.add_column(model.Session, name)
+                page, hits, counted = index.answer(
+                    lexemes, required, allowed, then, start, rows, facets.names)
+            docs: list[dict[str, Any]] = []
+            if page:
+                # the filters again, on the rows themselves
+                result = model.Session.execute(sa.text(
+                    f"SELECT {select_cols}, d.index_id AS _index_id FROM {TABLE} d "
+                    f"WHERE d.index_id = ANY(:_ids) AND ({fq_sql or 'TRUE'})"),
+                    dict(sql_params, _ids=[k for k, _ in page])).fetchall()
+                by_id = {r._mapping["_index_id"]: r for r in result}
+                if len(by_id) != len(page):
+                    log.warning("Search memory index out of step: rebuilding it")
+                    index.ready = False
+                    memindex.STATS["fallback"] += 1
+                    return None
+                for index_id, score in page:
+                    doc = self._doc(by_id[index_id], fl, False)
+                    if wants_score:
+                        doc["score"] = score
+                    docs.append(doc)
+        except Exception:  # never worse than SQL: it answers instead
+            log.exception("Search memory index unavailable")
+            memindex.STATS["fallback"] += 1
+            return None
+        finally:
+            if nested.is_active:
+                nested.rollback()
+        counts = [(f, value, count)
+                  for f, name in enumerate(facets.names, start=1)
+                  for value, count in counted[name].items()]
+        memindex.STATS["served"] += 1
+        return docs, hits, facets.collect(counts, limit=True)
 
     def _order_items(self, sort: Optional[str], rank: str,
                      params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -803,6 +879,45 @@ class _Facets:
                 continue
             items.extend([value, int(count)])
         return facets
+
+
+def _memory_plan(q: str, def_type: str, params: dict[str, Any], rank_queries: list[str],
+                 fq_where: list[str], order: list[tuple[str, str]], facets: _Facets,
+                 ) -> Optional[tuple[list[str], int, str, list[tuple[str, bool]]]]:
+    """What the in-memory index needs to answer this query (the lexemes, how
+    many must match, the filters and the orderings after the score), or
+    None if it is not a query the index answers."""
+    if not memindex.plain_words(q):
+        return None
+    lexemes = [memindex.analysed_lexeme(r) for r in rank_queries]
+    if not lexemes or any(lexeme is None for lexeme in lexemes):
+        return None
+    n = len(lexemes)
+    if def_type == "dismax" and not _looks_like_lucene(q):
+        if "text" not in qf_fields(params.get("qf")):
+            return None
+        # as Compiler.dismax: at least one, at most all
+        required = min(max(min_should_match(n, params.get("mm")), 1), n)
+    elif def_type in ("lucene", "dismax") and params.get("df") in (None, "", "text"):
+        required = n if (params.get("q.op") or "AND").upper() == "AND" else 1
+    else:
+        return None
+    fq_sql = " AND ".join(f"({w})" for w in fq_where)
+    if not set(_COLUMN_RE.findall(fq_sql)) <= set(BUCKET_COLUMNS):
+        return None
+    if not order or order[0] != (_SCORE, "DESC") or order[-1] != ("d.index_id", ""):
+        return None
+    dates = {"d.metadata_modified": "modified", "d.metadata_created": "created"}
+    then: list[tuple[str, bool]] = []
+    for expr, direction in order[1:-1]:
+        if expr not in dates or direction not in ("DESC NULLS LAST", "ASC NULLS LAST"):
+            return None
+        then.append((dates[expr], direction.startswith("DESC")))
+    for name in facets.names:
+        column = memindex.FACET_ALIASES.get(name, name)
+        if name in STRING_COLUMNS and column not in memindex.SCALAR_FACETS:
+            return None  # identifiers and titles: one value per document
+    return [lexeme for lexeme in lexemes if lexeme is not None], required, fq_sql, then
 
 
 def _looks_like_lucene(q: str) -> bool:

@@ -158,7 +158,7 @@ class Compiler:
     def dismax(self, query: str, qf: Optional[str], mm: Optional[str]) -> Optional[str]:
         """Solr's dismax: words over the ``qf`` fields, ``mm`` of them required."""
         tokens = re.findall(r'([+\-]?)("[^"]*"|[^\s"]+)', query)
-        fields = _qf_fields(qf)
+        fields = qf_fields(qf)
 
         def clause(term: str) -> Optional[str]:
             phrase = term.startswith('"')
@@ -448,7 +448,7 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     return minx, miny, min(maxx, 180.0), maxy
 
 
-def _qf_fields(qf: Optional[str]) -> list[str]:
+def qf_fields(qf: Optional[str]) -> list[str]:
     fields = []
     for item in (qf or "text").split():
         name = item.split("^", 1)[0]
