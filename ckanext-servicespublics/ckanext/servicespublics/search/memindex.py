@@ -229,21 +229,15 @@ class MemoryIndex:
             "pg_snapshot_xmin(pg_current_snapshot())::text"), {"t": TABLE}).one()
         rows = connection.execute(sa.text(
             self._DOC_SQL + " ORDER BY index_id COLLATE \"C\"")).mappings().all()
-        raw = connection.connection.dbapi_connection
-        buffer = io.StringIO()
-        with raw.cursor() as cur:
-            cur.copy_expert(
-                f"COPY (SELECT x.n, u.lexeme, array_to_string(u.weights, '') "
-                f"FROM (SELECT row_number() OVER (ORDER BY index_id COLLATE \"C\") - 1 "
-                f"AS n, tsv FROM {TABLE}) x, unnest(x.tsv) u) TO STDOUT "
-                f"WITH (FORMAT csv)", buffer)
+        postings = self._read_postings(connection)
         columns = list(self.columns)
         values = {name: [v for _, v in self._read_column(connection, name)]
                   for name in columns}
         with self.lock:
             self._clear()
             self._load_docs(rows)
-            self._load_postings(buffer)
+            for name, value in postings.items():
+                setattr(self, name, value)
             for name in columns:
                 column = self.columns[name] = _Column()
                 column.load(list(range(len(rows))), values[name])
@@ -274,42 +268,81 @@ class MemoryIndex:
         self.keys[i] = _key(r["index_id"])
         self.version[i] = r["version"]
 
-    def _load_postings(self, buffer: io.StringIO) -> None:
-        """The postings of the COPY in ``buffer`` (document, lexeme, weights),
-        grouped by lexeme. Lexemes are found by a 64-bit hash in a sorted
-        array and checked against their bytes: a dict of 800,000 strings
-        would take four times the memory."""
+    def _read_postings(self, connection: Any) -> dict[str, Any]:
+        """Every (document, lexeme, weights) of the text vectors, grouped by
+        lexeme, as flat arrays.
+
+        The five million postings of 100,000 datasets come as integers
+        only: PostgreSQL hashes each lexeme and weights pattern (64 bits),
+        and the distinct lexemes and patterns, far fewer, come once with
+        their hash. Creating a Python string per posting would cost
+        seconds and leave the process hundreds of MB larger. Lexemes are
+        then found by a hash of our own in a sorted array and checked
+        against their bytes (a dict of 800,000 strings takes four times the
+        memory)."""
         import pandas as pd
 
-        buffer.seek(0)
-        frame = pd.read_csv(buffer, header=None, names=["doc", "lexeme", "weights"],
-                            dtype={"doc": np.int32, "lexeme": object, "weights": object},
-                            keep_default_na=False, na_filter=False)
-        buffer.close()
+        def copy(sql: str, names: list[str], dtype: dict[str, Any]) -> Any:
+            buffer = io.StringIO()
+            raw = connection.connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
+            buffer.seek(0)
+            frame = pd.read_csv(buffer, header=None, names=names, dtype=dtype,
+                                keep_default_na=False, na_filter=False)
+            buffer.close()
+            return frame
+
+        vectors = f"(SELECT tsv FROM {TABLE}) x, unnest(x.tsv) u"
+        lexemes = copy(f"SELECT l, hashtextextended(l, 0) FROM (SELECT DISTINCT "
+                       f"u.lexeme AS l FROM {vectors}) y",
+                       ["lexeme", "hash"], {"lexeme": object, "hash": np.int64})
+        patterns = copy(f"SELECT w, hashtextextended(w, 0) FROM (SELECT DISTINCT "
+                        f"array_to_string(u.weights, '') AS w FROM {vectors}) y",
+                        ["weights", "hash"], {"weights": object, "hash": np.int64})
+        frame = copy(
+            "SELECT x.n, hashtextextended(u.lexeme, 0), "
+            "hashtextextended(array_to_string(u.weights, ''), 0) "
+            "FROM (SELECT row_number() OVER (ORDER BY index_id COLLATE \"C\") - 1 "
+            f"AS n, tsv FROM {TABLE}) x, unnest(x.tsv) u",
+            ["doc", "lexeme", "weights"],
+            {"doc": np.int32, "lexeme": np.int64, "weights": np.int64})
+        out: dict[str, Any] = {}
         if frame.empty:
-            return
-        pattern_codes, patterns = pd.factorize(frame["weights"])
-        self.pattern_terms = np.array([term_weight(p) for p in patterns], np.float64)
-        lex_codes, lexemes = pd.factorize(frame["lexeme"])
+            return out
+        for table in (lexemes, patterns):
+            if table["hash"].duplicated().any():
+                raise ValueError("two lexemes or weight patterns share a hash")
+
+        def codes(hashes: np.ndarray, table: Any) -> np.ndarray:
+            known = table["hash"].to_numpy()
+            by_hash = np.argsort(known)
+            return by_hash[np.searchsorted(known[by_hash], hashes)]
+
+        lex_codes = codes(frame["lexeme"].to_numpy(), lexemes)
+        pattern_codes = codes(frame["weights"].to_numpy(), patterns)
         docs = frame["doc"].to_numpy()
         del frame
         order = np.argsort(lex_codes, kind="stable")
-        self.lex_docs = docs[order].astype(np.int32)
+        out["lex_docs"] = docs[order].astype(np.int32)
         code_type = np.uint16 if len(patterns) < 65_536 else np.int32
-        self.lex_patterns = pattern_codes[order].astype(code_type)
+        out["lex_patterns"] = pattern_codes[order].astype(code_type)
+        out["pattern_terms"] = np.array(
+            [term_weight(p) for p in patterns["weights"]], np.float64)
         del docs, order, pattern_codes
         counts = np.bincount(lex_codes, minlength=len(lexemes))
-        self.lex_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        out["lex_start"] = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         del lex_codes, counts
-        values = lexemes.to_numpy(dtype=object)
+        values = lexemes["lexeme"].to_numpy(dtype=object)
         hashes = pd.util.hash_array(values)
         by_hash = np.argsort(hashes)
-        self.lex_hashes = hashes[by_hash]
-        self.lex_hash_codes = by_hash.astype(np.int32)
+        out["lex_hashes"] = hashes[by_hash]
+        out["lex_hash_codes"] = by_hash.astype(np.int32)
         encoded = [v.encode() for v in values]
-        self.lex_bytes = b"".join(encoded)
-        self.lex_offsets = np.concatenate(
+        out["lex_bytes"] = b"".join(encoded)
+        out["lex_offsets"] = np.concatenate(
             ([0], np.cumsum([len(e) for e in encoded]))).astype(np.int64)
+        return out
 
     def _lexeme_code(self, lexeme: str) -> Optional[int]:
         import pandas as pd
