@@ -123,6 +123,15 @@ class TestSameAsSql:
              "facet.field": FACETS},
             {"q": "services", "fq": "+dataset_type:service-points "
                                     f'-owner_org:"{catalogue["anct"]["id"]}"'},
+            # facets the visitor clicked
+            {"q": "services", "fq": 'organization:"anct"', "facet.field": FACETS},
+            {"q": "services publics", "fq": 'tags:"écoles" res_format:"CSV"',
+             "facet.field": FACETS},
+            {"q": "gendarmerie", "fq": "domain:securite -license_id:cc-by",
+             "facet.field": FACETS},
+            {"q": "services", "fq": '+service_types:"gendarmerie" +groups:securite'},
+            {"q": "services", "fq": 'organization:"inconnue"'},
+            {"q": "services", "fq": "access_level:restricted"},
             # mm: two of three words are enough
             {"q": "gendarmerie tribunal accueil", "facet.field": FACETS},
             {"q": "gendarmerie tribunal", "defType": "lucene"},
@@ -139,8 +148,10 @@ class TestSameAsSql:
     def test_other_queries_go_to_sql(self, catalogue, monkeypatch, ckan_config):
         _assert_same(monkeypatch, ckan_config, {}, [
             {"q": "title:gendarmerie"}, {"q": '"services publics"'},
-            {"q": "gendar*"}, {"q": "services", "fq": "tags:écoles"},
-            {"q": "services", "fq": "organization:anct"},
+            {"q": "gendar*"}, {"q": "services", "fq": "tags:écol*"},
+            {"q": "services", "fq": "tags:écoles OR tags:services"},
+            {"q": "services", "fq": "metadata_modified:[NOW-1YEAR TO *]"},
+            {"q": "services", "fq": "title:gendarmerie"},
             {"q": "services", "sort": "name asc"},
             {"q": "services", "facet.field": json.dumps(["name"])},
             {"q": "*:*", "facet.field": FACETS},

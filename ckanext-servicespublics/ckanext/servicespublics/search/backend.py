@@ -53,7 +53,7 @@ from .fields import (
     is_valid_field_name,
 )
 from . import memindex
-from .lucene import Compiler, min_should_match, qf_fields
+from .lucene import MUST, Compiler, conjuncts, min_should_match, qf_fields
 
 log = logging.getLogger(__name__)
 
@@ -479,8 +479,10 @@ class PostgresSolrConnection:
             if sql:
                 where.append(sql)
         fq_where: list[str] = []
+        fq_raw: list[str] = []
         for fq in _as_list(params.get("fq")) + _as_list(params.get("fq_list")):
             if isinstance(fq, str) and fq.strip():
+                fq_raw.append(fq)
                 sql = compiler.lucene(fq, "fq")
                 if sql:
                     fq_where.append(sql)
@@ -516,8 +518,8 @@ class PostgresSolrConnection:
         from_memory = None
         if rows and compiler.rank_queries and memindex.enabled():
             from_memory = self._from_memory(
-                q, def_type, params, compiler.rank_queries, fq_where, sql_params,
-                order, rows, start, select_cols, fl, wants_score, facets)
+                q, def_type, params, compiler, fq_raw, fq_where, order, rows, start,
+                select_cols, fl, wants_score, facets)
         if from_memory is not None:
             docs, hits, facet_fields = from_memory
         elif rows and any(expr == _SCORE for expr, _ in order):
@@ -609,17 +611,20 @@ class PostgresSolrConnection:
         return docs, hits, facets.collect(counts)
 
     def _from_memory(self, q: str, def_type: str, params: dict[str, Any],
-                     rank_queries: list[str], fq_where: list[str],
-                     sql_params: dict[str, Any], order: list[tuple[str, str]],
-                     rows: int, start: int, select_cols: str, fl: list[str],
-                     wants_score: bool, facets: "_Facets",
+                     compiler: Compiler, fq_raw: list[str], fq_where: list[str],
+                     order: list[tuple[str, str]], rows: int, start: int,
+                     select_cols: str, fl: list[str], wants_score: bool,
+                     facets: "_Facets",
                      ) -> Optional[tuple[list[dict[str, Any]], int, dict[str, list[Any]]]]:
         """The answer of the in-memory index (see :mod:`.memindex`), or None
         when the query is not one it answers or it cannot answer now."""
-        plan = _memory_plan(q, def_type, params, rank_queries, fq_where, order, facets)
+        plan = _memory_plan(q, def_type, params, compiler, fq_raw, order, facets)
         if plan is None:
             return None
-        lexemes, required, fq_sql, then = plan
+        lexemes, required, bucket_sql, filters, then = plan
+        sql_params = compiler.params
+        # the page is read with every filter, as SQL would apply them
+        fq_sql = " AND ".join(f"({w})" for w in fq_where)
         nested = model.Session.begin_nested()
         try:
             with memindex._index.lock:
@@ -628,21 +633,22 @@ class PostgresSolrConnection:
                     memindex.STATS["fallback"] += 1
                     return None
                 allowed = None
-                if fq_sql:
+                if bucket_sql:
                     allowed = {
                         tuple(tuple(v or ()) if c == "permission_labels" else v
                               for c, v in zip(BUCKET_COLUMNS, r))
                         for r in model.Session.execute(sa.text(
                             f"SELECT DISTINCT {', '.join(f'd.{c}' for c in BUCKET_COLUMNS)} "
-                            f"FROM {COUNTS_TABLE} d WHERE d.field = '' AND ({fq_sql})"),
+                            f"FROM {COUNTS_TABLE} d WHERE d.field = '' AND ({bucket_sql})"),
                             sql_params)}
                 else:
                     allowed = set(index.buckets)
-                for name in facets.names:
+                for name in list(facets.names) + [f[0] for f in filters]:
                     if name not in index.columns:
                         index.add_column(model.Session, name)
                 page, hits, counted = index.answer(
-                    lexemes, required, allowed, then, start, rows, facets.names)
+                    lexemes, required, allowed, then, start, rows, facets.names,
+                    filters)
             docs: list[dict[str, Any]] = []
             if page:
                 # the filters again, on the rows themselves
@@ -881,12 +887,15 @@ class _Facets:
         return facets
 
 
-def _memory_plan(q: str, def_type: str, params: dict[str, Any], rank_queries: list[str],
-                 fq_where: list[str], order: list[tuple[str, str]], facets: _Facets,
-                 ) -> Optional[tuple[list[str], int, str, list[tuple[str, bool]]]]:
-    """What the in-memory index needs to answer this query (the lexemes, how
-    many must match, the filters and the orderings after the score), or
-    None if it is not a query the index answers."""
+def _memory_plan(q: str, def_type: str, params: dict[str, Any], compiler: Compiler,
+                 fq_raw: list[str], order: list[tuple[str, str]], facets: _Facets,
+                 ) -> Optional[tuple[list[str], int, str, list[tuple[str, str, bool]],
+                                     list[tuple[str, bool]]]]:
+    """What the in-memory index needs to answer this query: the lexemes and
+    how many must match, the SQL of the filters on bucket columns, the
+    filters it answers itself (facet field, value, required or excluded) and
+    the orderings after the score; None if it is not a query it answers."""
+    rank_queries = compiler.rank_queries
     if not memindex.plain_words(q):
         return None
     lexemes = [memindex.analysed_lexeme(r) for r in rank_queries]
@@ -902,9 +911,10 @@ def _memory_plan(q: str, def_type: str, params: dict[str, Any], rank_queries: li
         required = n if (params.get("q.op") or "AND").upper() == "AND" else 1
     else:
         return None
-    fq_sql = " AND ".join(f"({w})" for w in fq_where)
-    if not set(_COLUMN_RE.findall(fq_sql)) <= set(BUCKET_COLUMNS):
+    split = _split_filters(compiler, fq_raw, params.get("q.op") or "AND")
+    if split is None:
         return None
+    bucket_sql, filters = split
     if not order or order[0] != (_SCORE, "DESC") or order[-1] != ("d.index_id", ""):
         return None
     dates = {"d.metadata_modified": "modified", "d.metadata_created": "created"}
@@ -917,7 +927,37 @@ def _memory_plan(q: str, def_type: str, params: dict[str, Any], rank_queries: li
         column = memindex.FACET_ALIASES.get(name, name)
         if name in STRING_COLUMNS and column not in memindex.SCALAR_FACETS:
             return None  # identifiers and titles: one value per document
-    return [lexeme for lexeme in lexemes if lexeme is not None], required, fq_sql, then
+    return ([lexeme for lexeme in lexemes if lexeme is not None], required, bucket_sql,
+            filters, then)
+
+
+def _split_filters(compiler: Compiler, fq_raw: list[str], q_op: str,
+                   ) -> Optional[tuple[str, list[tuple[str, str, bool]]]]:
+    """The filters as SQL on bucket columns (visibility, type, organisation)
+    and ``field:value`` clauses on facet fields that the in-memory index
+    answers (a facet the visitor clicked); None if some clause is neither."""
+    bucket: list[str] = []
+    filters: list[tuple[str, str, bool]] = []
+    for fq in fq_raw:
+        clauses = conjuncts(fq, q_op)
+        if clauses is None:
+            clauses = [(MUST, None, None, fq)]
+        for occur, field, value, text in clauses:
+            key = None
+            if field is not None and value is not None:
+                column = ARRAY_COLUMNS.get(field) or STRING_COLUMNS.get(field)
+                if column not in BUCKET_COLUMNS:
+                    key = memindex.filter_field(field, value)
+            if key is not None:
+                filters.append((key, value, occur == MUST))
+                continue
+            sql = compiler.lucene(text, "fq")
+            if sql:
+                bucket.append(sql)
+    bucket_sql = " AND ".join(f"({w})" for w in bucket)
+    if not set(_COLUMN_RE.findall(bucket_sql)) <= set(BUCKET_COLUMNS):
+        return None
+    return bucket_sql, filters
 
 
 def _looks_like_lucene(q: str) -> bool:

@@ -62,6 +62,38 @@ def parse(query: str, param: str = "q") -> lt.Item:
         ) from None
 
 
+def conjuncts(query: str, q_op: str = "AND", param: str = "fq",
+              ) -> Optional[list[tuple[str, Optional[str], Optional[str], str]]]:
+    """The clauses a filter requires all of, when it is a conjunction: per
+    clause (occur, field, value, source text); field and value are None
+    unless the clause is ``field:word`` or ``field:"phrase"`` without
+    wildcards. None when the filter is not a conjunction."""
+    node = parse(query, param)
+    if isinstance(node, lt.AndOperation):
+        children = list(node.children)
+    elif isinstance(node, lt.UnknownOperation) and (q_op or "AND").upper() == "AND":
+        children = list(node.children)
+    elif isinstance(node, (lt.OrOperation, lt.UnknownOperation)):
+        return None
+    else:
+        children = [node]
+    out: list[tuple[str, Optional[str], Optional[str], str]] = []
+    for child in children:
+        occur, item = MUST, child
+        while isinstance(item, (lt.Plus, lt.Not, lt.Prohibit)):
+            occur = MUST if isinstance(item, lt.Plus) else MUST_NOT
+            item = item.a
+        field = value = None
+        if isinstance(item, lt.SearchField):
+            expr = item.expr
+            if isinstance(expr, lt.Phrase):
+                field, value = unescape(item.name), unescape(expr.value[1:-1])
+            elif isinstance(expr, lt.Word) and not _WILDCARD_RE.search(expr.value):
+                field, value = unescape(item.name), unescape(expr.value)
+        out.append((occur, field, value, str(child).strip()))
+    return out
+
+
 def unescape(value: str) -> str:
     return _ESCAPE_RE.sub(r"\1", value)
 

@@ -135,6 +135,19 @@ class _Column:
         self.entry_value = np.fromiter((p[1] for p in pairs), np.int32, len(pairs))
         self.changed = {}
 
+    def having(self, value: str, n: int, in_base: np.ndarray) -> np.ndarray:
+        """Which of the first ``n`` documents have ``value``."""
+        mask = np.zeros(n, bool)
+        code = self.code.get(value)
+        if code is None:
+            return mask
+        mask[self.entry_doc[self.entry_value == code]] = True
+        mask &= in_base[:n]
+        for doc, codes in self.changed.items():
+            if code in codes:
+                mask[doc] = True
+        return mask
+
     def count(self, matched: np.ndarray, in_base: np.ndarray) -> dict[str, int]:
         """Documents per value among ``matched`` (``in_base``: matched and
         held as of the last build)."""
@@ -512,9 +525,10 @@ SELECT current_database(), to_regclass(:t)::oid::bigint,
 
     def answer(self, lexemes: list[str], required: int, allowed: set[tuple],
                order: list[tuple[str, bool]], start: int, rows: int,
-               facets: list[str]) -> tuple[list[tuple[str, float]], int,
-                                           dict[str, dict[str, int]]]:
-        """The page (key, score), the number of matches and the facet counts."""
+               facets: list[str], filters: Iterable[tuple[str, str, bool]] = (),
+               ) -> tuple[list[tuple[str, float]], int, dict[str, dict[str, int]]]:
+        """The page (key, score), the number of matches and the facet counts;
+        ``filters``: (facet field, value, required or excluded)."""
         n = self.size
         hits = np.zeros(n, np.int16)
         found = {}
@@ -527,6 +541,9 @@ SELECT current_database(), to_regclass(:t)::oid::bigint,
             if key in allowed:
                 allowed_codes[code] = True
         matched = (hits >= required) & self.alive[:n] & allowed_codes[self.bucket[:n]]
+        for name, value, wanted in filters:
+            having = self.columns[name].having(value, n, self.in_base)
+            matched &= having if wanted else ~having
         # ts_rank over the distinct lexemes, in the order PostgreSQL sorts
         # them (bytes), summed in single precision as it does
         unique = sorted(found, key=lambda s: s.encode())
@@ -670,6 +687,31 @@ def wait_ready(session: Any, timeout: float = 600.0) -> bool:
             return False
         time.sleep(0.2)
     return False
+
+
+def filter_field(name: str, value: str) -> Optional[str]:
+    """The facet field whose values answer the filter ``name:value`` (the
+    document has that value, as the SQL of the Lucene compiler means it), or
+    None if that filter must be run by SQL."""
+    from .fields import (ARRAY_COLUMNS, BBOX_FIELD, DATE_COLUMNS, NGRAM_FIELDS,
+                         STRING_COLUMNS, TEXT_COLUMNS, is_date_field, is_text_field,
+                         is_valid_field_name)
+
+    column = FACET_ALIASES.get(name, name)
+    if column in SCALAR_FACETS or column in ARRAY_FACETS:
+        return name
+    if (name in STRING_COLUMNS or name in ARRAY_COLUMNS or name in DATE_COLUMNS
+            or name in NGRAM_FIELDS or name in TEXT_COLUMNS or name == BBOX_FIELD
+            or name in ("text", "*") or is_text_field(name) or is_date_field(name)
+            or not is_valid_field_name(name)):
+        return None
+    # a document field: SQL also matches numbers and booleans written as
+    # JSON literals, and the values kept here are their text
+    literal = value.strip().lower()
+    if (not value or literal in ("true", "false", "null") or value[:1] in "{["
+            or re.match(r"^-?\d+(\.\d+)?$", literal)):
+        return None
+    return name
 
 
 def analysed_lexeme(tsquery: str) -> Optional[str]:
