@@ -343,6 +343,14 @@ ckan.search.rows_max = 10000
         report("word query + 5 facet fields, SQL (no memory index)", timed(
             lambda i: anon({"q": words[i % len(words)], "facet.field": facets}),
             max(5, args.repeat // 2)))
+    report("word + a clicked facet + 5 facet fields", timed(
+        lambda i: anon({"q": words[i % len(words)], "facet.field": facets,
+                        "fq": f'res_format:"{["CSV", "JSON", "XLSX"][i % 3]}"'}),
+        args.repeat))
+    report("*:* + a clicked facet + 5 facet fields", timed(
+        lambda i: anon({"q": "*:*", "facet.field": facets,
+                        "fq": f'organization:"{["anct", "dila", "ministere-interieur"][i % 3]}"'}),
+        args.repeat))
     report("fq organization + tag", timed(lambda i: anon(
         {"fq": f"organization:{['anct', 'dila', 'ministere-interieur'][i % 3]} "
                f"tags:{['mairie', 'gendarmerie', 'caf'][i % 3]}"}), args.repeat))

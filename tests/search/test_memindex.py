@@ -132,6 +132,11 @@ class TestSameAsSql:
             {"q": "services", "fq": '+service_types:"gendarmerie" +groups:securite'},
             {"q": "services", "fq": 'organization:"inconnue"'},
             {"q": "services", "fq": "access_level:restricted"},
+            # the listing with facets clicked, no words
+            {"fq": 'organization:"anct"', "facet.field": FACETS, "fl": "name,score"},
+            {"q": "*:*", "fq": 'res_format:"CSV" -tags:"écoles"', "facet.field": FACETS,
+             "rows": 4, "start": 3},
+            {"fq": "domain:securite", "sort": "metadata_created asc"},
             # mm: two of three words are enough
             {"q": "gendarmerie tribunal accueil", "facet.field": FACETS},
             {"q": "gendarmerie tribunal", "defType": "lucene"},
@@ -155,6 +160,7 @@ class TestSameAsSql:
             {"q": "services", "sort": "name asc"},
             {"q": "services", "facet.field": json.dumps(["name"])},
             {"q": "*:*", "facet.field": FACETS},
+            {"fq": "domain:securite", "sort": "name asc"},
             {"q": "services", "extras": {"ext_bbox": "-5,47,-1,49"}},
         ], served=False)
 

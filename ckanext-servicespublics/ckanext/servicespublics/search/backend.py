@@ -516,7 +516,8 @@ class PostgresSolrConnection:
         facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
         docs: list[dict[str, Any]] = []
         from_memory = None
-        if rows and compiler.rank_queries and memindex.enabled():
+        if rows and (compiler.rank_queries or (q in ("*:*", "*") and fq_raw)) \
+                and memindex.enabled():
             from_memory = self._from_memory(
                 q, def_type, params, compiler, fq_raw, fq_where, order, rows, start,
                 select_cols, fl, wants_score, facets)
@@ -895,31 +896,31 @@ def _memory_plan(q: str, def_type: str, params: dict[str, Any], compiler: Compil
     how many must match, the SQL of the filters on bucket columns, the
     filters it answers itself (facet field, value, required or excluded) and
     the orderings after the score; None if it is not a query it answers."""
-    rank_queries = compiler.rank_queries
-    if not memindex.plain_words(q):
-        return None
-    lexemes = [memindex.analysed_lexeme(r) for r in rank_queries]
-    if not lexemes or any(lexeme is None for lexeme in lexemes):
-        return None
-    n = len(lexemes)
-    if def_type == "dismax" and not _looks_like_lucene(q):
-        if "text" not in qf_fields(params.get("qf")):
-            return None
-        # as Compiler.dismax: at least one, at most all
-        required = min(max(min_should_match(n, params.get("mm")), 1), n)
-    elif def_type in ("lucene", "dismax") and params.get("df") in (None, "", "text"):
-        required = n if (params.get("q.op") or "AND").upper() == "AND" else 1
+    everything = q in ("*:*", "*")
+    if everything:
+        # the listing with facets clicked: without them, the kept counts answer
+        lexemes: list[str] = []
+        required = 0
     else:
-        return None
+        terms = _memory_terms(q, def_type, params, compiler.rank_queries)
+        if terms is None:
+            return None
+        lexemes, required = terms
     split = _split_filters(compiler, fq_raw, params.get("q.op") or "AND")
     if split is None:
         return None
     bucket_sql, filters = split
-    if not order or order[0] != (_SCORE, "DESC") or order[-1] != ("d.index_id", ""):
+    if everything and not filters:
         return None
+    if not order or order[-1] != ("d.index_id", ""):
+        return None
+    if not everything:
+        if order[0] != (_SCORE, "DESC"):
+            return None
+        order = order[1:]
     dates = {"d.metadata_modified": "modified", "d.metadata_created": "created"}
     then: list[tuple[str, bool]] = []
-    for expr, direction in order[1:-1]:
+    for expr, direction in order[:-1]:
         if expr not in dates or direction not in ("DESC NULLS LAST", "ASC NULLS LAST"):
             return None
         then.append((dates[expr], direction.startswith("DESC")))
@@ -927,8 +928,28 @@ def _memory_plan(q: str, def_type: str, params: dict[str, Any], compiler: Compil
         column = memindex.FACET_ALIASES.get(name, name)
         if name in STRING_COLUMNS and column not in memindex.SCALAR_FACETS:
             return None  # identifiers and titles: one value per document
-    return ([lexeme for lexeme in lexemes if lexeme is not None], required, bucket_sql,
-            filters, then)
+    return lexemes, required, bucket_sql, filters, then
+
+
+def _memory_terms(q: str, def_type: str, params: dict[str, Any],
+                  rank_queries: list[str]) -> Optional[tuple[list[str], int]]:
+    """The lexeme of each word of ``q`` and how many of them a dataset must
+    have, if ``q`` is plain words that the in-memory index answers."""
+    if not memindex.plain_words(q):
+        return None
+    found = [memindex.analysed_lexeme(r) for r in rank_queries]
+    lexemes = [lexeme for lexeme in found if lexeme is not None]
+    if not lexemes or len(lexemes) != len(found):
+        return None
+    n = len(lexemes)
+    if def_type == "dismax" and not _looks_like_lucene(q):
+        if "text" not in qf_fields(params.get("qf")):
+            return None
+        # as Compiler.dismax: at least one, at most all
+        return lexemes, min(max(min_should_match(n, params.get("mm")), 1), n)
+    if def_type in ("lucene", "dismax") and params.get("df") in (None, "", "text"):
+        return lexemes, n if (params.get("q.op") or "AND").upper() == "AND" else 1
+    return None
 
 
 def _split_filters(compiler: Compiler, fq_raw: list[str], q_op: str,

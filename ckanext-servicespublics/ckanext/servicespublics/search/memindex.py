@@ -547,11 +547,15 @@ SELECT current_database(), to_regclass(:t)::oid::bigint,
         # ts_rank over the distinct lexemes, in the order PostgreSQL sorts
         # them (bytes), summed in single precision as it does
         unique = sorted(found, key=lambda s: s.encode())
-        score = np.zeros(n, np.float32)
-        for lexeme in unique:
-            docs, terms = found[lexeme]
-            score[docs] = (score[docs].astype(np.float64) + terms).astype(np.float32)
-        score = score / np.float32(len(unique))
+        if unique:
+            score = np.zeros(n, np.float32)
+            for lexeme in unique:
+                docs, terms = found[lexeme]
+                score[docs] = (score[docs].astype(np.float64) + terms).astype(np.float32)
+            score = score / np.float32(len(unique))
+        else:
+            # no words: every document matches, with SQL's constant score
+            score = np.ones(n, np.float32)
         total = int(matched.sum())
         page: list[tuple[str, float]] = []
         if rows and start < total:
