@@ -163,6 +163,32 @@ class _BatchDictizer:
         self.objects = _grouped(session.execute(
             select(rel).where(rel.c["object_package_id"].in_(ids))),
             "object_package_id")
+        self._schemas: dict[str, tuple[Any, ...]] = {}
+        # the plugins called for every dataset, listed once per batch
+        self.read_hooks = list(p.PluginImplementations(p.IPackageController))
+        self.resource_hooks = list(p.PluginImplementations(p.IResourceController))
+        # does a plugin have an after_dataset_show of its own (which may
+        # change the dict it gets)?
+        self.show_hooks = any(
+            getattr(type(item), "after_dataset_show", None)
+            is not p.IPackageController.after_dataset_show
+            for item in self.read_hooks)
+
+    def schemas(self, dataset_type: str) -> tuple[Any, ...]:
+        """What ``package_show_default_and_custom_schemas`` builds for every
+        dataset: the default show schema (without the name check), the type's
+        plugin, its show schema and whether that is the default one. Built
+        once per type and batch rather than per dataset: building a schema
+        looks up each of its validators by name, and comparing the two
+        walks both (0.09 ms of Python per dataset)."""
+        if dataset_type not in self._schemas:
+            default_schema = default_show_package_schema()
+            package_plugin = lib_plugins.lookup_package_plugin(dataset_type)
+            custom_schema = package_plugin.show_package_schema()
+            self._schemas[dataset_type] = (
+                _without_name_check(default_schema), package_plugin, custom_schema,
+                custom_schema == default_schema)
+        return self._schemas[dataset_type]
 
     def _group_dict(self, row: Any, context: Context) -> dict[str, Any]:
         """A group as ``group_list_dictize`` gives it in ``package_dictize``:
@@ -272,26 +298,27 @@ def _show_one(batch: _BatchDictizer, pkg: model.Package) -> tuple[dict[str, Any]
 
     # package_show with use_cache=False and validate=False
     package_dict = batch.package_dictize(pkg, context)
-    for item in p.PluginImplementations(p.IPackageController):
+    for item in batch.read_hooks:
         item.read(pkg)
-    for item in p.PluginImplementations(p.IResourceController):
+    for item in batch.resource_hooks:
         for resource_dict in package_dict["resources"]:
             item.before_resource_show(resource_dict)
 
     # package_show_default_and_custom_schemas
-    default_schema = default_show_package_schema()
+    default_schema, package_plugin, custom_schema, same = batch.schemas(
+        package_dict["type"])
     with_default_schema, _errors = lib_plugins.plugin_validate(
-        object(), context, package_dict, _without_name_check(default_schema),
-        "package_show")
-    package_plugin = lib_plugins.lookup_package_plugin(package_dict["type"])
-    custom_schema = package_plugin.show_package_schema()
-    if custom_schema == default_schema:
+        object(), context, package_dict, default_schema, "package_show")
+    if same:
         with_custom_schema = with_default_schema
     elif type(package_plugin) is lib_plugins.DefaultDatasetForm:
         # no plugin for this type: CKAN validates the same dict again with
         # a second copy of the default schema (unequal only because some
-        # validators are closures made per copy), which gives the same dict
-        with_custom_schema = _copy(with_default_schema)
+        # validators are closures made per copy), which gives the same dict;
+        # a copy of its own unless no after_dataset_show can change it
+        # (index_package only serialises both)
+        with_custom_schema = _copy(with_default_schema) if batch.show_hooks \
+            else with_default_schema
     else:
         with_custom_schema, _errors = lib_plugins.plugin_validate(
             package_plugin, context, package_dict, custom_schema, "package_show")
