@@ -272,7 +272,7 @@ WHERE conrelid = to_regclass(:t)
 UNION ALL
 SELECT 'column', attname, concat_ws(' ', format_type(atttypid, atttypmod),
        attstorage::text, attnotnull::text, attgenerated::text,
-       pg_get_expr(d.adbin, d.adrelid))
+       pg_get_expr(d.adbin, d.adrelid), attacl::text)
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped
 UNION ALL
@@ -282,7 +282,9 @@ FROM pg_class WHERE oid = to_regclass(:t)
 ORDER BY 1, 2
 """)
 LEFTOVERS = sa.text(
-    "SELECT relname FROM pg_class WHERE relname LIKE 'servicespublics_search%rebuild%'")
+    "SELECT relname FROM pg_class WHERE relname LIKE 'servicespublics_search%rebuild%' "
+    "UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE 'servicespublics_search%rebuild%' "
+    "UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'servicespublics_search%rebuild%'")
 
 
 def _counts():
@@ -307,6 +309,10 @@ class TestFreshTableRebuild:
     @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 2)
     def test_same_documents_counts_and_names(self):
         _catalogue()
+        # privileges of the table and of a column
+        model.Session.execute(sa.text(f"GRANT SELECT ON {TABLE} TO PUBLIC"))
+        model.Session.execute(sa.text(f"GRANT UPDATE (title_string) ON {TABLE} TO PUBLIC"))
+        model.Session.commit()
         # documents and counts as CKAN's own indexing and the triggers made
         # them, one dataset at a time
         before, counts, shape = _snapshot(), _counts(), _shape()
@@ -327,6 +333,9 @@ class TestFreshTableRebuild:
         search.rebuild(package_ids=[r[0] for r in model.Session.query(model.Package.id)],
                        quiet=True)
         assert _counts() == after_patch
+        model.Session.execute(sa.text(f"REVOKE ALL ON {TABLE} FROM PUBLIC"))
+        model.Session.execute(sa.text(f"REVOKE ALL (title_string) ON {TABLE} FROM PUBLIC"))
+        model.Session.commit()
 
     @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_batch_size", 2)
     @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 1)
@@ -443,3 +452,22 @@ class TestFreshTableRebuild:
             model.Session.rollback()
             model.Session.execute(sa.text("DROP VIEW servicespublics_search_names"))
             model.Session.commit()
+
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 1)
+    def test_emptied_during_the_rebuild_stops_it_clearly(self, monkeypatch):
+        from ckanext.servicespublics.search import rebuild as bulk
+
+        _catalogue()
+        index_packages = bulk.index_packages
+
+        def truncate_then_index(*args, **kwargs):
+            with model.meta.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {TABLE}"))
+            return index_packages(*args, **kwargs)
+
+        monkeypatch.setattr(bulk, "index_packages", truncate_then_index)
+        with pytest.raises(search.SearchIndexError, match="truncated during the rebuild"):
+            search.rebuild(quiet=True)
+        model.Session.rollback()
+        assert _snapshot() == [] and _counts() == []
+        assert _leftovers() == []

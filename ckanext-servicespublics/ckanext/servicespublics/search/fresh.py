@@ -45,10 +45,13 @@ from .fields import ARRAY_COLUMNS
 
 log = logging.getLogger(__name__)
 
-#: the table being built, and what the live table held when the build
-#: started (key and ``indexed_ts`` of each document)
+#: the table being built, and the keys of the documents written to or
+#: removed from the live table since the build started (logged by
+#: statement triggers on the live table while the rebuild runs)
 NEW_TABLE = f"{TABLE}_rebuild"
-SEEN_TABLE = f"{TABLE}_rebuild_seen"
+CHANGES_TABLE = f"{TABLE}_rebuild_changes"
+LOG_FUNCTION = "servicespublics_search_rebuild_log"
+_LOG_EVENTS = ("insert", "update", "delete", "truncate")
 #: the facet counts of the new table, copied into the kept counts at the swap
 NEW_COUNTS = f"{COUNTS_TABLE}_rebuild"
 #: prefix of the new table's indexes until they take the live ones' names
@@ -102,7 +105,8 @@ class FreshTable:
 
     # -- start ----------------------------------------------------------------
     def start(self) -> None:
-        """Check the live table, snapshot it and create the new table."""
+        """Check the live table, log its changes from now on and create
+        the new table."""
         self.conn = meta.engine.connect().execution_options(
             isolation_level="AUTOCOMMIT")
         try:
@@ -186,11 +190,7 @@ class FreshTable:
     def _create(self) -> None:
         live = _ident(TABLE)
         started = time.monotonic()
-        # what the live table holds now: documents written to it later, or
-        # gone from it, are carried over at the swap
-        key = ", ".join(_ident(c) for c in self.key)
-        self._q(f"CREATE UNLOGGED TABLE {SEEN_TABLE} AS "
-                f"SELECT {key}, indexed_ts FROM {live}")
+        self._log_changes()
         options = self._q("SELECT reloptions FROM pg_class WHERE oid = :o",
                           {"o": self.live_oid}).scalar()
         options = list(options or [])
@@ -207,6 +207,39 @@ class FreshTable:
         self._copy_privileges()
         log.info("Fresh search table %s created in %.1f s", NEW_TABLE,
                  time.monotonic() - started)
+
+    def _log_changes(self) -> None:
+        """Log the key of every document written to or removed from the
+        live table from now on, for the swap to carry over. Creating the
+        triggers waits for the transactions writing to the table, so every
+        write committed later is logged; the datasets are listed after."""
+        live = _ident(TABLE)
+        key = ", ".join(_ident(c) for c in self.key)
+        self._q(f"CREATE UNLOGGED TABLE {CHANGES_TABLE} AS "
+                f"SELECT {key} FROM {live} WITH NO DATA")
+        self._q(f"""
+CREATE FUNCTION {LOG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM new_docs;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM new_docs
+      UNION SELECT {key} FROM old_docs;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM old_docs;
+  ELSE
+    INSERT INTO {CHANGES_TABLE} DEFAULT VALUES;  -- TRUNCATE: no key
+  END IF;
+  RETURN NULL;
+END
+$f$""")
+        tables = {"insert": "REFERENCING NEW TABLE AS new_docs",
+                  "update": "REFERENCING OLD TABLE AS old_docs NEW TABLE AS new_docs",
+                  "delete": "REFERENCING OLD TABLE AS old_docs", "truncate": ""}
+        for event in _LOG_EVENTS:
+            self._q(f"CREATE TRIGGER {LOG_FUNCTION}_{event} AFTER {event.upper()} "
+                    f"ON {live} {tables[event]} FOR EACH STATEMENT "
+                    f"EXECUTE FUNCTION {LOG_FUNCTION}()")
 
     def _copy_privileges(self) -> None:
         owner, current = self._q(
@@ -340,8 +373,8 @@ class FreshTable:
     def _triggers(self) -> list[str]:
         rows = self._q(
             "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger "
-            "WHERE tgrelid = :o AND NOT tgisinternal ORDER BY tgname",
-            {"o": self.live_oid}).all()
+            "WHERE tgrelid = :o AND NOT tgisinternal AND tgname NOT LIKE :log "
+            "ORDER BY tgname", {"o": self.live_oid, "log": f"{LOG_FUNCTION}%"}).all()
         out = []
         live_names = {_ident(TABLE), f"{_ident(self.schema)}.{_ident(TABLE)}",
                       TABLE, f"{self.schema}.{TABLE}"}
@@ -389,17 +422,23 @@ class FreshTable:
             # what CKAN wrote to the live table since the rebuild started
             # (and, with --force, the documents of datasets that failed,
             # which keep them as when rebuilding in place), and what it
-            # removed from it
-            on_seen = " AND ".join(f"s.{k} = l.{k}" for k in keys)
-            q(
-                f"CREATE TEMP TABLE servicespublics_search_carried ON COMMIT DROP AS "
-                f"SELECT {', '.join(f'l.{c}' for c in columns)} FROM {live} l "
-                f"LEFT JOIN {SEEN_TABLE} s ON {on_seen} "
-                f"WHERE s.{keys[0]} IS NULL OR s.indexed_ts IS DISTINCT FROM l.indexed_ts "
-                "OR (l.id = ANY(:ids) AND l.site_id = :s)", {"ids": failed, "s": site_id})
-            q(
-                f"CREATE TEMP TABLE servicespublics_search_removed ON COMMIT DROP AS "
-                f"SELECT {key} FROM {SEEN_TABLE} l EXCEPT SELECT {key} FROM {live}")
+            # removed from it: found by key, through the primary key
+            q(f"ANALYZE {CHANGES_TABLE}")
+            if q(f"SELECT count(*) FROM {CHANGES_TABLE} "
+                 f"WHERE {keys[0]} IS NULL").scalar():
+                raise self._fail(f"{TABLE} was truncated during the rebuild: run "
+                                 "the rebuild again")
+            q(f"CREATE TEMP TABLE servicespublics_search_carried ON COMMIT DROP AS "
+              f"SELECT {cols} FROM {live} WHERE ({key}) IN "
+              f"(SELECT {key} FROM {CHANGES_TABLE})")
+            if failed:
+                q(f"INSERT INTO servicespublics_search_carried SELECT {cols} FROM {live} "
+                  f"WHERE id = ANY(:ids) AND site_id = :s AND ({key}) NOT IN "
+                  f"(SELECT {key} FROM {CHANGES_TABLE})", {"ids": failed, "s": site_id})
+            on_key = " AND ".join(f"l.{k} = c.{k}" for k in keys)
+            q(f"CREATE TEMP TABLE servicespublics_search_removed ON COMMIT DROP AS "
+              f"SELECT DISTINCT {key} FROM {CHANGES_TABLE} c "
+              f"WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE {on_key})")
             # the live table is emptied the way its triggers understand: the
             # kept counts are emptied, a log of removals records it
             q(f"TRUNCATE {live}")
@@ -428,6 +467,7 @@ class FreshTable:
                     {"o": self.live_oid}).all():
                 q(f"ALTER SEQUENCE {seq} OWNED BY {NEW_TABLE}.{_ident(column)}")
             q(f"DROP TABLE {live}")
+            q(f"DROP FUNCTION {LOG_FUNCTION}()")
             q(f"ALTER TABLE {NEW_TABLE} RENAME TO {live}")
             for name, _sql, _contype, new_name in self.indexes:
                 # (renames the constraint an index carries, too)
@@ -439,7 +479,9 @@ class FreshTable:
 
     # -- end ------------------------------------------------------------------
     def _drop_work_tables(self) -> None:
-        for table in (NEW_TABLE, SEEN_TABLE, NEW_COUNTS):
+        # the logging triggers on the live table go with their function
+        self._q(f"DROP FUNCTION IF EXISTS {LOG_FUNCTION}() CASCADE")
+        for table in (NEW_TABLE, CHANGES_TABLE, NEW_COUNTS):
             self._q(f"DROP TABLE IF EXISTS {table}")
 
     def close(self) -> None:
