@@ -419,6 +419,7 @@ $f$""")
             # no reads either from here on: the table is renamed below
             q(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
             q("SET LOCAL lock_timeout = 0")
+            locked = time.monotonic()
             # what CKAN wrote to the live table since the rebuild started
             # (and, with --force, the documents of datasets that failed,
             # which keep them as when rebuilding in place), and what it
@@ -472,9 +473,12 @@ $f$""")
             for name, _sql, _contype, new_name in self.indexes:
                 # (renames the constraint an index carries, too)
                 q(f"ALTER INDEX {new_name} RENAME TO {_ident(name)}")
-        log.info("Swapped in the new search table in %.2f s (carried over: %d "
-                 "documents written and %d removed during the rebuild)",
-                 time.monotonic() - started, written, removed)
+            committing = time.monotonic()
+        done = time.monotonic()
+        log.info("Swapped in the new search table: lock after %.2f s, held "
+                 "%.2f s, of which commit %.2f s (carried over: %d documents "
+                 "written and %d removed during the rebuild)", locked - started,
+                 done - locked, done - committing, written, removed)
         self.live_oid = None
 
     # -- end ------------------------------------------------------------------

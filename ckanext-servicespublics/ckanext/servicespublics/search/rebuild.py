@@ -481,8 +481,8 @@ def rebuild(package_id: Optional[str] = None,
     started = time.monotonic()
     fresh = None
     if not only_missing:
-        # the whole index: into a fresh table (``clear`` is implied), which
-        # records what the live table holds before the datasets are listed
+        # the whole index: into a fresh table (``clear`` is implied); the
+        # live table's changes are logged from before the datasets are listed
         log.info("Rebuilding the whole index into a fresh table...")
         fresh = FreshTable()
         model.Session.commit()
