@@ -325,6 +325,11 @@ class TestFreshTableRebuild:
         assert _counts() == counts
         assert _shape() == shape
         assert _leftovers() == []
+        if model.Session.execute(sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'")).scalar():
+            assert "lz4" in model.Session.execute(sa.text(
+                f"SELECT pg_column_compression(data_dict) FROM {TABLE}")).scalars().all()
         # the triggers keep counting on the new table
         helpers.call_action("package_patch", context={"user": factories.Sysadmin()["name"]},
                             id="commissariats", tags=[{"name": "nouveau"}])
