@@ -410,11 +410,13 @@ class TestFreshTableRebuild:
             model.Session.commit()
             error = (ValueError, search.SearchIndexError)
         elif where == "swap":
-            # in the swap's transaction, once the counts are replaced and
-            # the triggers created
+            # in the swap's transaction, once the TRUNCATE triggers fired,
+            # the counts are replaced and the triggers created
             triggers = fresh.FreshTable._triggers
-            monkeypatch.setattr(fresh.FreshTable, "_triggers",
-                                lambda self: triggers(self) + ["SELECT 1/0"])
+            monkeypatch.setattr(
+                fresh.FreshTable, "_triggers", lambda self, *args, **kwargs:
+                triggers(self, *args, **kwargs)
+                + ([] if kwargs.get("truncate_only") else ["SELECT 1/0"]))
             error = sa.exc.DataError
         else:
             error = KeyboardInterrupt if where == "interrupt" else RuntimeError
@@ -476,3 +478,34 @@ class TestFreshTableRebuild:
         model.Session.rollback()
         assert _snapshot() == [] and _counts() == []
         assert _leftovers() == []
+
+    def test_truncate_triggers_learn_of_the_swap(self):
+        """What follows the table through its TRUNCATE triggers (a log of
+        removals that readers of the table follow) sees the swap as the
+        table being emptied, once, in the swap's transaction."""
+        _catalogue()
+        statements = [
+            "CREATE TABLE servicespublics_search_test_truncations (at timestamptz)",
+            "CREATE FUNCTION servicespublics_search_test_truncated() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+            "servicespublics_search_test_truncations VALUES (now()); RETURN NULL; END $$",
+            f"CREATE TRIGGER servicespublics_search_test_truncate AFTER TRUNCATE ON {TABLE} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION servicespublics_search_test_truncated()",
+        ]
+        for sql in statements:
+            model.Session.execute(sa.text(sql))
+        model.Session.commit()
+        try:
+            before, shape = _snapshot(), _shape()
+            search.rebuild(quiet=True)
+            assert model.Session.execute(sa.text(
+                "SELECT count(*) FROM servicespublics_search_test_truncations")).scalar() == 1
+            assert _snapshot() == before and _shape() == shape
+        finally:
+            model.Session.rollback()
+            model.Session.execute(sa.text(
+                f"DROP TRIGGER servicespublics_search_test_truncate ON {TABLE}"))
+            model.Session.execute(sa.text(
+                "DROP FUNCTION servicespublics_search_test_truncated()"))
+            model.Session.execute(sa.text("DROP TABLE servicespublics_search_test_truncations"))
+            model.Session.commit()
