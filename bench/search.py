@@ -187,6 +187,64 @@ def machine() -> str:
             f"(1, 5, 15 min), Python {platform.python_version()}")
 
 
+def _ticks(pid: int, children: bool) -> int:
+    """utime + stime of a process (and of its reaped children) in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15 if children else 13])
+
+
+def _postgres_ticks(postmaster: int) -> int:
+    """CPU of the PostgreSQL cluster: the postmaster, its exited backends
+    (reaped: counted in its children's times) and the running ones."""
+    total = _ticks(postmaster, True)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == postmaster:
+                total += _ticks(int(entry), False)
+        except OSError:
+            continue
+    return total
+
+
+@contextlib.contextmanager
+def cpu_meter(engine):
+    """CPU seconds used by this process and its children (the rebuild's
+    workers) and by PostgreSQL's processes while the block runs; ``None``
+    for PostgreSQL when its processes cannot be read (another machine)."""
+    import resource
+
+    out: dict[str, object] = {}
+    postmaster = None
+    try:
+        with engine.connect() as conn:
+            backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with open(f"/proc/{backend}/stat") as f:
+                postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        _postgres_ticks(postmaster)
+    except (OSError, ValueError) as e:
+        print(f"    (PostgreSQL's CPU cannot be read: {e})")
+        postmaster = None
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def python() -> float:
+        return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+    py0 = python()
+    pg0 = _postgres_ticks(postmaster) if postmaster else None
+    try:
+        yield out
+    finally:
+        out["python"] = python() - py0
+        out["postgres"] = ((_postgres_ticks(postmaster) - pg0) / hz
+                           if postmaster and pg0 is not None else None)
+
+
 def report(label: str, ms: list[float]) -> None:
     ms = sorted(ms)
     p95 = ms[max(0, int(round(0.95 * len(ms))) - 1)]
@@ -278,12 +336,19 @@ ckan.search.rows_max = 10000
             or os.cpu_count()
         print(f"Indexing the whole catalogue with search.rebuild() "
               f"({workers} worker processes)...")
-        t0 = time.perf_counter()
-        search.rebuild(quiet=True)
-        elapsed = time.perf_counter() - t0
+        model.Session.remove()
+        with cpu_meter(meta.engine) as cpu:
+            t0 = time.perf_counter()
+            search.rebuild(quiet=True)
+            elapsed = time.perf_counter() - t0
         print(f"  search.rebuild() (ckan search-index rebuild): {args.n} datasets in "
               f"{elapsed:.1f} s = {args.n / elapsed:.0f} datasets/s "
               f"(including the final VACUUM ANALYZE)")
+        pg_cpu = cpu["postgres"]
+        print(f"    CPU per dataset: Python {cpu['python'] * 1000 / args.n:.2f} ms, "
+              + (f"PostgreSQL {pg_cpu * 1000 / args.n:.2f} ms"
+                 if pg_cpu is not None else "PostgreSQL not measured")
+              + " (compare these on a shared machine)")
         sample = [r[0] for r in model.Session.query(model.Package.id)
                   .limit(args.rebuild_sample)]
         t0 = time.perf_counter()

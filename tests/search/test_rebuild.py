@@ -247,3 +247,265 @@ class TestBulkRebuild:
         _clear()
         search.rebuild("gendarmeries")
         assert [r["name"] for r in _snapshot()] == ["gendarmeries"]
+
+
+# -- the whole index is rebuilt into a fresh table, then swapped in -----------
+COUNTS = "servicespublics_search_facet_count"
+#: the kept counts, whatever their rows' layout: one sum per key
+COUNTS_SNAPSHOT = sa.text(f"""
+SELECT site_id, entity_type, state, capacity, dataset_type, owner_org,
+       permission_labels, field, value, sum(n) AS n
+FROM {COUNTS} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(n) <> 0
+ORDER BY 1, 2, 3, 4, 5, 6, 7::text, 8, 9
+""")
+#: what the migrations made of the table, by name
+SHAPE = sa.text("""
+SELECT 'index' AS kind, indexname AS name,
+       replace(indexdef, indexname, '') AS definition
+FROM pg_indexes WHERE tablename = :t
+UNION ALL
+SELECT 'trigger', tgname, pg_get_triggerdef(oid) || tgenabled::text FROM pg_trigger
+WHERE tgrelid = to_regclass(:t) AND NOT tgisinternal
+UNION ALL
+SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = to_regclass(:t)
+UNION ALL
+SELECT 'column', attname, concat_ws(' ', format_type(atttypid, atttypmod),
+       attstorage::text, attnotnull::text, attgenerated::text,
+       pg_get_expr(d.adbin, d.adrelid), attacl::text)
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped
+UNION ALL
+SELECT 'table', relname, concat_ws(' ', pg_get_userbyid(relowner), relacl::text,
+       reloptions::text)
+FROM pg_class WHERE oid = to_regclass(:t)
+ORDER BY 1, 2
+""")
+LEFTOVERS = sa.text(
+    "SELECT relname FROM pg_class WHERE relname LIKE 'servicespublics_search%rebuild%' "
+    "UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE 'servicespublics_search%rebuild%' "
+    "UNION ALL SELECT tgname FROM pg_trigger WHERE tgname LIKE 'servicespublics_search%rebuild%'")
+
+
+def _counts():
+    model.Session.remove()
+    return [tuple(r) for r in model.Session.execute(COUNTS_SNAPSHOT)]
+
+
+def _shape():
+    model.Session.remove()
+    return [tuple(r) for r in model.Session.execute(SHAPE, {"t": TABLE})]
+
+
+def _leftovers():
+    model.Session.remove()
+    return model.Session.execute(LEFTOVERS).scalars().all()
+
+
+@pytest.mark.with_plugins({"servicespublics_test_indexing_hooks": _IndexingHooksPlugin})
+@pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index")
+class TestFreshTableRebuild:
+    @pytest.mark.ckan_config("ckan.search.remove_deleted_packages", False)
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 2)
+    def test_same_documents_counts_and_names(self):
+        _catalogue()
+        # privileges of the table and of a column
+        model.Session.execute(sa.text(f"GRANT SELECT ON {TABLE} TO PUBLIC"))
+        model.Session.execute(sa.text(f"GRANT UPDATE (title_string) ON {TABLE} TO PUBLIC"))
+        model.Session.commit()
+        # documents and counts as CKAN's own indexing and the triggers made
+        # them, one dataset at a time
+        before, counts, shape = _snapshot(), _counts(), _shape()
+        oid = model.Session.execute(sa.text("SELECT to_regclass(:t)::oid"),
+                                    {"t": TABLE}).scalar()
+        search.rebuild(quiet=True)
+        assert model.Session.execute(sa.text("SELECT to_regclass(:t)::oid"),
+                                     {"t": TABLE}).scalar() != oid
+        assert _snapshot() == before
+        assert _counts() == counts
+        assert _shape() == shape
+        assert _leftovers() == []
+        if model.Session.execute(sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'")).scalar():
+            assert "lz4" in model.Session.execute(sa.text(
+                f"SELECT pg_column_compression(data_dict) FROM {TABLE}")).scalars().all()
+        # the triggers keep counting on the new table
+        helpers.call_action("package_patch", context={"user": factories.Sysadmin()["name"]},
+                            id="commissariats", tags=[{"name": "nouveau"}])
+        after_patch = _counts()
+        _clear()
+        search.rebuild(package_ids=[r[0] for r in model.Session.query(model.Package.id)],
+                       quiet=True)
+        assert _counts() == after_patch
+        model.Session.execute(sa.text(f"REVOKE ALL ON {TABLE} FROM PUBLIC"))
+        model.Session.execute(sa.text(f"REVOKE ALL (title_string) ON {TABLE} FROM PUBLIC"))
+        model.Session.commit()
+
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_batch_size", 2)
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 1)
+    def test_writes_during_the_rebuild_are_kept(self, monkeypatch):
+        from ckanext.servicespublics.search import rebuild as bulk
+
+        _catalogue()
+        sysadmin = factories.Sysadmin()
+        ctx = {"user": sysadmin["name"]}
+        index_batch = bulk.index_batch
+        calls = []
+        searched = []
+
+        def index_batch_then_write(ids, force=False, table=None):
+            result = index_batch(ids, force, table)
+            if not calls:
+                # the first datasets are in the new table: CKAN changes
+                # them in the live one, and adds a dataset the rebuild
+                # does not know of
+                names = {p.name: p.id for p in model.Session.query(model.Package)
+                         .filter(model.Package.id.in_(ids))}
+                first, second = sorted(names)
+                helpers.call_action("package_patch", context=dict(ctx), id=first,
+                                    title="Changé pendant la reconstruction",
+                                    tags=[{"name": "pendant"}])
+                helpers.call_action("package_delete", context=dict(ctx), id=second)
+                factories.Dataset(name="ajoute-pendant", title="Ajouté pendant",
+                                  tags=[{"name": "pendant"}])
+                # searches keep answering from the live table, from
+                # another connection too
+                searched.append(helpers.call_action(
+                    "package_search", q="tags:pendant")["count"])
+                with model.meta.engine.connect() as conn:
+                    conn.execute(sa.text("SET lock_timeout = '1s'"))
+                    searched.append(conn.execute(sa.text(
+                        f"SELECT count(*) FROM {TABLE} WHERE 'pendant' = ANY(tags)")
+                    ).scalar())
+            calls.append(ids)
+            return result
+
+        monkeypatch.setattr(bulk, "index_batch", index_batch_then_write)
+        search.rebuild(quiet=True)
+        assert len(calls) > 2 and searched == [2, 2]
+        rebuilt, counts = _snapshot(), _counts()
+        # exactly what indexing every dataset now gives
+        monkeypatch.setattr(bulk, "index_batch", index_batch)
+        assert rebuilt == TestBulkRebuild._per_dataset(self)
+        names = {r["name"] for r in rebuilt}
+        assert "ajoute-pendant" in names and len(names) == 6
+        assert any(r["title_string"] == "Changé pendant la reconstruction"
+                   for r in rebuilt)
+        assert counts == _counts()
+        assert _leftovers() == []
+
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 2)
+    @pytest.mark.parametrize("where", ["load", "indexes", "swap", "interrupt"])
+    def test_failure_leaves_the_live_table(self, where, ckan_config, monkeypatch):
+        from ckanext.servicespublics.search import fresh
+        from ckanext.servicespublics.search import rebuild as bulk
+
+        _catalogue()
+        before, counts, shape = _snapshot(), _counts(), _shape()
+        if where == "load":
+            model.Session.execute(sa.text(
+                """UPDATE package SET extras = extras || '{"panne": "oui"}'::jsonb """
+                "WHERE name = 'commissariats'"))
+            model.Session.commit()
+            error = (ValueError, search.SearchIndexError)
+        elif where == "swap":
+            # in the swap's transaction, once the TRUNCATE triggers fired,
+            # the counts are replaced and the triggers created
+            triggers = fresh.FreshTable._triggers
+            monkeypatch.setattr(
+                fresh.FreshTable, "_triggers", lambda self, *args, **kwargs:
+                triggers(self, *args, **kwargs)
+                + ([] if kwargs.get("truncate_only") else ["SELECT 1/0"]))
+            error = sa.exc.DataError
+        else:
+            error = KeyboardInterrupt if where == "interrupt" else RuntimeError
+
+            def fail(*args, **kwargs):
+                raise error("stop")
+
+            target = {"indexes": (fresh.FreshTable, "_build_indexes"),
+                      "interrupt": (bulk, "index_packages")}[where]
+            monkeypatch.setattr(*target, fail)
+        with pytest.raises(error):
+            search.rebuild(quiet=True)
+        model.Session.rollback()
+        assert _snapshot() == before
+        assert _counts() == counts
+        assert _shape() == shape
+        assert _leftovers() == []
+        result = helpers.call_action("package_search", q="gendarmerie")
+        assert [d["name"] for d in result["results"]] == ["gendarmeries"]
+        # and the next rebuild works (with --force, a dataset that cannot be
+        # indexed keeps its document)
+        monkeypatch.undo()
+        search.rebuild(quiet=True, force=True)
+        assert _snapshot() == before
+        assert _counts() == counts
+
+    def test_a_view_on_the_table_stops_it_clearly(self):
+        _catalogue()
+        before = _snapshot()
+        model.Session.execute(sa.text(
+            f"CREATE VIEW servicespublics_search_names AS SELECT name FROM {TABLE}"))
+        model.Session.commit()
+        try:
+            with pytest.raises(search.SearchIndexError,
+                               match="views depend on it.*servicespublics_search_names"):
+                search.rebuild(quiet=True)
+            assert _snapshot() == before
+            assert _leftovers() == []
+        finally:
+            model.Session.rollback()
+            model.Session.execute(sa.text("DROP VIEW servicespublics_search_names"))
+            model.Session.commit()
+
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_workers", 1)
+    def test_emptied_during_the_rebuild_stops_it_clearly(self, monkeypatch):
+        from ckanext.servicespublics.search import rebuild as bulk
+
+        _catalogue()
+        index_packages = bulk.index_packages
+
+        def truncate_then_index(*args, **kwargs):
+            with model.meta.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {TABLE}"))
+            return index_packages(*args, **kwargs)
+
+        monkeypatch.setattr(bulk, "index_packages", truncate_then_index)
+        with pytest.raises(search.SearchIndexError, match="truncated during the rebuild"):
+            search.rebuild(quiet=True)
+        model.Session.rollback()
+        assert _snapshot() == [] and _counts() == []
+        assert _leftovers() == []
+
+    def test_truncate_triggers_learn_of_the_swap(self):
+        """What follows the table through its TRUNCATE triggers (a log of
+        removals that readers of the table follow) sees the swap as the
+        table being emptied, once, in the swap's transaction."""
+        _catalogue()
+        statements = [
+            "CREATE TABLE servicespublics_search_test_truncations (at timestamptz)",
+            "CREATE FUNCTION servicespublics_search_test_truncated() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+            "servicespublics_search_test_truncations VALUES (now()); RETURN NULL; END $$",
+            f"CREATE TRIGGER servicespublics_search_test_truncate AFTER TRUNCATE ON {TABLE} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION servicespublics_search_test_truncated()",
+        ]
+        for sql in statements:
+            model.Session.execute(sa.text(sql))
+        model.Session.commit()
+        try:
+            before, shape = _snapshot(), _shape()
+            search.rebuild(quiet=True)
+            assert model.Session.execute(sa.text(
+                "SELECT count(*) FROM servicespublics_search_test_truncations")).scalar() == 1
+            assert _snapshot() == before and _shape() == shape
+        finally:
+            model.Session.rollback()
+            model.Session.execute(sa.text(
+                f"DROP TRIGGER servicespublics_search_test_truncate ON {TABLE}"))
+            model.Session.execute(sa.text(
+                "DROP FUNCTION servicespublics_search_test_truncated()"))
+            model.Session.execute(sa.text("DROP TABLE servicespublics_search_test_truncations"))
+            model.Session.commit()

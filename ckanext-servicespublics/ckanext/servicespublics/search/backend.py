@@ -335,19 +335,25 @@ def collect_documents() -> Iterator[list[dict[str, Any]]]:
         _collected.reset(token)
 
 
-def write_rows(rows: list[dict[str, Any]]) -> None:
+def write_rows(rows: list[dict[str, Any]], table: Optional[str] = None) -> None:
     """Write many document rows with one statement, in the session's
-    transaction (the last row wins when a document comes twice)."""
+    transaction (the last row wins when a document comes twice).
+
+    ``table``: a fresh table that a full rebuild fills (plain INSERTs, it
+    has no index yet) instead of upserting into the search table.
+    """
     if not rows:
         return
     import psycopg2
     from psycopg2.extras import execute_values
 
     unique = list({row["index_id"]: row for row in rows}.values())
+    sql = _BULK_UPSERT if table is None else \
+        f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES %s"
     raw = model.Session.connection().connection.dbapi_connection
     try:
         with raw.cursor() as cur:
-            execute_values(cur, _BULK_UPSERT, unique, template=_BULK_TEMPLATE,
+            execute_values(cur, sql, unique, template=_BULK_TEMPLATE,
                            page_size=len(unique))
     except psycopg2.Error as e:
         raise SearchIndexError(f"PostgreSQL search index error: {e}") from e
