@@ -920,10 +920,12 @@ def free_name(ideal: str) -> str:
     local names. Dataset names are lower case, so the ILIKE found nothing
     more.)"""
     ideal = ideal[:model.PACKAGE_NAME_MAX_LENGTH]
-    candidates = [ideal] + [ideal[:model.PACKAGE_NAME_MAX_LENGTH - len(str(n))] + str(n)
-                            for n in range(1, 1000)]
-    # the name alone first: the usual case, a free name
-    for chunk in [candidates[:1]] + [candidates[i:i + 100] for i in range(1, 1000, 100)]:
+    # the name alone first: the usual case, a free name. The numbered names
+    # are only made when that one is taken, a hundred at a time (making all
+    # 999 for every dataset cost more than the query)
+    for numbers in [range(0, 1)] + [range(i, min(i + 100, 1000)) for i in range(1, 1000, 100)]:
+        chunk = [ideal[:model.PACKAGE_NAME_MAX_LENGTH - len(str(n))] + str(n) if n else ideal
+                 for n in numbers]
         taken = {name for (name,) in model.Session.query(model.Package.name).filter(
             model.Package.name.in_(chunk))}
         for name in chunk:
