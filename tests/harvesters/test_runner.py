@@ -10,6 +10,7 @@ import threading
 import pytest
 
 import ckan.model as model
+import ckan.plugins as p
 from ckan.tests import helpers
 
 from .conftest import PLUGINS, harvested
@@ -177,3 +178,37 @@ class TestRunSource:
         assert result["counts"] == {"added": 17}
         assert harvested(source["id"])[DEFIB].name == f"{slug}2"
         assert model.Package.get(local["id"]).name == slug
+
+
+class _RefusedDataset(p.SingletonPlugin):
+    """Fails the creation of one dataset after CKAN saved it in the session
+    (the harvest object with it), before its commit."""
+
+    p.implements(p.IPackageController, inherit=True)
+
+    title = "Défibrillateurs"
+
+    def after_dataset_create(self, context, pkg_dict):
+        if pkg_dict.get("title", "").startswith(self.title):
+            raise RuntimeError("refused by a plugin")
+
+
+@pytest.mark.ckan_config("ckan.plugins", PLUGINS)
+@pytest.mark.with_plugins({"servicespublics_test_refused_dataset": _RefusedDataset})
+@pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index", "clean_queues")
+class TestImportFailure:
+    def test_a_dataset_refused_at_creation_leaves_an_errored_object(self, udata):
+        from ckanext.servicespublics.harvesters.runner import run_source
+
+        _RefusedDataset.title = udata.by_id(DEFIB)["title"]
+        source = _source(udata)
+        result = run_source(source["id"])
+        assert result["counts"] == {"added": 16, "errored": 1}
+        objects = _objects(result["job_id"])
+        refused = objects[DEFIB]
+        # the end of the import saved with the dataset is rolled back with it
+        assert (refused.state, refused.report_status, refused.current,
+                refused.package_id) == ("ERROR", "errored", False, None)
+        assert refused.import_started <= refused.import_finished
+        assert any("refused by a plugin" in e.message for e in refused.errors)
+        assert DEFIB not in harvested(source["id"])

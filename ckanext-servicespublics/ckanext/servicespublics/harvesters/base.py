@@ -482,6 +482,14 @@ class ServicesPublicsHarvester(HarvesterBase):
             package["id"] = str(uuid.uuid4())
             package["name"] = self._new_name(package.pop("_name_hint"), harvest_object.guid)
             harvest_object.package_id = package["id"]
+            # the end of the import is saved with the dataset, in
+            # package_create's commit: the runner has nothing left to save
+            # and no report status to look up (a new dataset has no other
+            # harvest object: "added"). ckanext-harvest's consumers set the
+            # same values again afterwards.
+            harvest_object.state = "COMPLETE"
+            harvest_object.report_status = "added"
+            harvest_object.import_finished = datetime.datetime.utcnow()
             model.Session.add(harvest_object)
             # the dataset is indexed with its harvest object (ckanext-harvest's
             # before_dataset_index): flush the object first

@@ -9,7 +9,8 @@ Being in charge of the whole job, the runner does a little better than a
 consumer: it splits the objects between ``workers`` processes, reads the
 remote records of the next objects ahead while one is imported
 (``ckanext.servicespublics.harvest.read_ahead``), and saves each object's
-progress in two commits instead of five (:func:`fetch_and_import_stages`).
+progress in two commits instead of five (:func:`fetch_and_import_stages`),
+one when the import creates a dataset (its end is saved with the dataset).
 """
 from __future__ import annotations
 
@@ -98,9 +99,11 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
     fetch (a remote request, or nothing) and the start of the import are
     saved together, and the end of the import with its report status, which
     is counted on ids rather than on whole harvest objects and their
-    content. An object is seen in the IMPORT state while it is imported; one
-    whose fetch was interrupted stays WAITING, which ``ckan harvester run``
-    resubmits, rather than stuck in FETCH."""
+    content. When the import creates a dataset, it saves the end of the
+    import (COMPLETE, "added") in the dataset's own commit, and there is
+    nothing left to save here. An object is seen in the IMPORT state while
+    it is imported; one whose fetch was interrupted stays WAITING, which
+    ``ckan harvester run`` resubmits, rather than stuck in FETCH."""
     obj.fetch_started = datetime.datetime.utcnow()
     obj.state = "FETCH"
     success_fetch = harvester.fetch_stage(obj)
@@ -110,6 +113,9 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
         obj.state = "IMPORT"
         obj.save()
         success_import = harvester.import_stage(obj)
+        if success_import is True and obj.state == "COMPLETE" and obj.report_status:
+            # a new dataset: the import saved its end in the dataset's commit
+            return
         obj.import_finished = datetime.datetime.utcnow()
         if success_import:
             obj.state = "COMPLETE"
