@@ -155,6 +155,36 @@ class TestRunSource:
         result = run_source(source["id"], workers=workers)
         assert result["objects"] == 0
 
+    def test_histories_read_together_are_the_ones_read_one_by_one(self, udata):
+        from ckanext.servicespublics.harvesters.base import _history, histories
+        from ckanext.servicespublics.harvesters.runner import run_source
+
+        source = _source(udata, grace_period_days=0)
+        run_source(source["id"])
+        model.Session.remove()
+        # a changed dataset (two objects, one current), a withdrawn one (no
+        # current object), then back (a new object for a deleted dataset)
+        udata.by_id(DEFIB)["title"] += " (modifié)"
+        udata.by_id(DEFIB)["last_modified"] = "2030-01-01T00:00:00+00:00"
+        removed = udata.by_id(LYON)
+        udata.datasets.remove(removed)
+        run_source(source["id"])
+        model.Session.remove()
+        assert harvested(source["id"])[LYON].state == "deleted"
+        udata.datasets.append(removed)
+        guids = [d["id"] for d in udata.datasets] + ["never-harvested"]
+        one_by_one = {g: _history(source["id"], g) for g in guids}
+        assert histories(source["id"], guids) == one_by_one
+        assert one_by_one[LYON].package_id and not one_by_one[LYON].current
+        assert one_by_one[LYON].package_state == "deleted"
+        assert len(one_by_one[DEFIB].current) == 1
+        assert one_by_one["never-harvested"].package_id is None
+        # and the import that reads them gives the dataset back
+        model.Session.remove()
+        result = run_source(source["id"])
+        assert result["counts"] == {"updated": 1}
+        assert harvested(source["id"])[LYON].state == "active"
+
     @pytest.mark.ckan_config("ckanext.servicespublics.harvest.read_ahead", 0)
     def test_without_read_ahead(self, udata):
         from ckanext.servicespublics.harvesters.runner import run_source

@@ -32,6 +32,7 @@ from ckanext.harvest.model import (
     HarvestObjectExtra,
 )
 
+from .base import histories
 from .http import ReadAhead
 
 
@@ -147,8 +148,14 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
 def _run_objects(harvester, source: dict, object_ids: list[str],
                  done: Callable[[], None]) -> None:
     """Fetch and import these objects in this process, one after the other,
-    while a few threads read ahead the remote records of the next ones."""
-    ahead = _read_ahead(harvester, source, object_ids)
+    while a few threads read ahead the remote records of the next ones. The
+    history of their remote ids is read first, a thousand at a time, rather
+    than once per object."""
+    guids, withdrawn = _job_objects(object_ids)
+    imported = [guids[i] for i in object_ids if i in guids and i not in withdrawn]
+    harvester.histories = histories(source["id"], imported) if imported else None
+    model.Session.remove()
+    ahead = _read_ahead(harvester, source, object_ids, guids, withdrawn)
     harvester.read_ahead = ahead
     try:
         for object_id in object_ids:
@@ -156,20 +163,16 @@ def _run_objects(harvester, source: dict, object_ids: list[str],
             done()
     finally:
         harvester.read_ahead = None
+        harvester.histories = None
         if ahead is not None:
             ahead.close()
 
 
-def _read_ahead(harvester, source: dict, object_ids: list[str]) -> ReadAhead | None:
-    """The remote records that the fetch stage will read for these objects
-    (none for withdrawals), scheduled in that order."""
-    threads = tk.config.get("ckanext.servicespublics.harvest.read_ahead")
-    if not threads or not object_ids or not hasattr(harvester, "record_url"):
-        return None
-    try:
-        config = harvester.parse_config(source["config"])
-    except ValueError:
-        return None  # the fetch stage reports it
+def _job_objects(object_ids: list[str]) -> tuple[dict[str, str], set[str]]:
+    """The remote id of these objects (of one job), and which of them are
+    withdrawals."""
+    if not object_ids:
+        return {}, set()
     wanted = set(object_ids)
     job_id = model.Session.query(HarvestObject.harvest_job_id).filter(
         HarvestObject.id == object_ids[0]).scalar()
@@ -180,7 +183,20 @@ def _read_ahead(harvester, source: dict, object_ids: list[str]) -> ReadAhead | N
         HarvestObjectExtra.harvest_object_id).join(HarvestObject).filter(
         HarvestObject.harvest_job_id == job_id, HarvestObjectExtra.key == "status",
         HarvestObjectExtra.value == "delete")}
-    model.Session.remove()
+    return guids, withdrawn
+
+
+def _read_ahead(harvester, source: dict, object_ids: list[str], guids: dict[str, str],
+                withdrawn: set[str]) -> ReadAhead | None:
+    """The remote records that the fetch stage will read for these objects
+    (none for withdrawals), scheduled in that order."""
+    threads = tk.config.get("ckanext.servicespublics.harvest.read_ahead")
+    if not threads or not object_ids or not hasattr(harvester, "record_url"):
+        return None
+    try:
+        config = harvester.parse_config(source["config"])
+    except ValueError:
+        return None  # the fetch stage reports it
     base_url = source["url"].rstrip("/")
     items = []
     for object_id in object_ids:
