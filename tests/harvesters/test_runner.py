@@ -10,6 +10,7 @@ import threading
 import pytest
 
 import ckan.model as model
+import ckan.plugins as p
 from ckan.tests import helpers
 
 from .conftest import PLUGINS, harvested
@@ -154,6 +155,36 @@ class TestRunSource:
         result = run_source(source["id"], workers=workers)
         assert result["objects"] == 0
 
+    def test_histories_read_together_are_the_ones_read_one_by_one(self, udata):
+        from ckanext.servicespublics.harvesters.base import _history, histories
+        from ckanext.servicespublics.harvesters.runner import run_source
+
+        source = _source(udata, grace_period_days=0)
+        run_source(source["id"])
+        model.Session.remove()
+        # a changed dataset (two objects, one current), a withdrawn one (no
+        # current object), then back (a new object for a deleted dataset)
+        udata.by_id(DEFIB)["title"] += " (modifié)"
+        udata.by_id(DEFIB)["last_modified"] = "2030-01-01T00:00:00+00:00"
+        removed = udata.by_id(LYON)
+        udata.datasets.remove(removed)
+        run_source(source["id"])
+        model.Session.remove()
+        assert harvested(source["id"])[LYON].state == "deleted"
+        udata.datasets.append(removed)
+        guids = [d["id"] for d in udata.datasets] + ["never-harvested"]
+        one_by_one = {g: _history(source["id"], g) for g in guids}
+        assert histories(source["id"], guids) == one_by_one
+        assert one_by_one[LYON].package_id and not one_by_one[LYON].current
+        assert one_by_one[LYON].package_state == "deleted"
+        assert len(one_by_one[DEFIB].current) == 1
+        assert one_by_one["never-harvested"].package_id is None
+        # and the import that reads them gives the dataset back
+        model.Session.remove()
+        result = run_source(source["id"])
+        assert result["counts"] == {"updated": 1}
+        assert harvested(source["id"])[LYON].state == "active"
+
     @pytest.mark.ckan_config("ckanext.servicespublics.harvest.read_ahead", 0)
     def test_without_read_ahead(self, udata):
         from ckanext.servicespublics.harvesters.runner import run_source
@@ -177,3 +208,37 @@ class TestRunSource:
         assert result["counts"] == {"added": 17}
         assert harvested(source["id"])[DEFIB].name == f"{slug}2"
         assert model.Package.get(local["id"]).name == slug
+
+
+class _RefusedDataset(p.SingletonPlugin):
+    """Fails the creation of one dataset after CKAN saved it in the session
+    (the harvest object with it), before its commit."""
+
+    p.implements(p.IPackageController, inherit=True)
+
+    title = "Défibrillateurs"
+
+    def after_dataset_create(self, context, pkg_dict):
+        if pkg_dict.get("title", "").startswith(self.title):
+            raise RuntimeError("refused by a plugin")
+
+
+@pytest.mark.ckan_config("ckan.plugins", PLUGINS)
+@pytest.mark.with_plugins({"servicespublics_test_refused_dataset": _RefusedDataset})
+@pytest.mark.usefixtures("with_plugins", "clean_db", "clean_index", "clean_queues")
+class TestImportFailure:
+    def test_a_dataset_refused_at_creation_leaves_an_errored_object(self, udata):
+        from ckanext.servicespublics.harvesters.runner import run_source
+
+        _RefusedDataset.title = udata.by_id(DEFIB)["title"]
+        source = _source(udata)
+        result = run_source(source["id"])
+        assert result["counts"] == {"added": 16, "errored": 1}
+        objects = _objects(result["job_id"])
+        refused = objects[DEFIB]
+        # the end of the import saved with the dataset is rolled back with it
+        assert (refused.state, refused.report_status, refused.current,
+                refused.package_id) == ("ERROR", "errored", False, None)
+        assert refused.import_started <= refused.import_finished
+        assert any("refused by a plugin" in e.message for e in refused.errors)
+        assert DEFIB not in harvested(source["id"])

@@ -29,6 +29,7 @@ extras): no table of our own.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -269,6 +270,9 @@ class ServicesPublicsHarvester(HarvesterBase):
 
     #: documents read ahead by the runner, for the fetch stage
     read_ahead: ReadAhead | None = None
+    #: the history of the remote ids about to be imported, read by the
+    #: runner in a few queries (:func:`histories`), for the import stage
+    histories: dict[str, _History] | None = None
 
     def _read_record(self, harvest_object, client: JsonClient, url: str) -> Any:
         """The JSON document at ``url`` for this harvest object: read ahead
@@ -451,7 +455,8 @@ class ServicesPublicsHarvester(HarvesterBase):
         package["owner_org"] = self._organization(harvest_object, config, mapped)
         digest = _digest(package)
         history = _history(harvest_object.harvest_source_id, harvest_object.guid,
-                           _extra(harvest_object, "adopt"))
+                           _extra(harvest_object, "adopt"),
+                           (self.histories or {}).get(harvest_object.guid))
         if (history.package_state == "active" and history.current
                 and not config["force_all"]
                 and digest in _digests(history.current)):
@@ -482,6 +487,14 @@ class ServicesPublicsHarvester(HarvesterBase):
             package["id"] = str(uuid.uuid4())
             package["name"] = self._new_name(package.pop("_name_hint"), harvest_object.guid)
             harvest_object.package_id = package["id"]
+            # the end of the import is saved with the dataset, in
+            # package_create's commit: the runner has nothing left to save
+            # and no report status to look up (a new dataset has no other
+            # harvest object: "added"). ckanext-harvest's consumers set the
+            # same values again afterwards.
+            harvest_object.state = "COMPLETE"
+            harvest_object.report_status = "added"
+            harvest_object.import_finished = datetime.datetime.utcnow()
             model.Session.add(harvest_object)
             # the dataset is indexed with its harvest object (ckanext-harvest's
             # before_dataset_index): flush the object first
@@ -648,35 +661,64 @@ class _History:
     current: list[str] = field(default_factory=list)  # ids of the current objects
 
 
-def _history(source_id: str, guid: str, adopt: str | None = None) -> _History:
-    """The dataset imported for a remote id, current or withdrawn, found by
-    the harvest objects (else the orphan the gather chose to adopt), and the
-    current harvest objects of that remote id: one query."""
-    rows = model.Session.query(
-        HarvestObject.id, HarvestObject.package_id, HarvestObject.current,
-        model.Package.state,
+def _history_query(source_id: str):
+    """The harvest objects of a source that tell a remote id's history, in
+    the order :func:`_history_of` reads them."""
+    return model.Session.query(
+        HarvestObject.guid, HarvestObject.id, HarvestObject.package_id,
+        HarvestObject.current, model.Package.state,
     ).outerjoin(model.Package, model.Package.id == HarvestObject.package_id).filter(
         HarvestObject.harvest_source_id == source_id,
-        HarvestObject.guid == guid,
         sa.or_(HarvestObject.package_id.isnot(None),
                HarvestObject.current == True),  # noqa: E712
     ).order_by(HarvestObject.current.desc(),
                HarvestObject.import_finished.desc().nullslast(),
                HarvestObject.gathered.desc())
+
+
+def _history_of(rows) -> _History:
     history = _History()
     found = False
-    for object_id, package_id, current, package_state in rows:
+    for _guid, object_id, package_id, current, package_state in rows:
         if current:
             history.current.append(object_id)
         if package_id is not None and not found:
             found = True  # the latest object with a dataset decides
             if package_state is not None:
                 history.package_id, history.package_state = package_id, package_state
+    return history
+
+
+def _history(source_id: str, guid: str, adopt: str | None = None,
+             known: _History | None = None) -> _History:
+    """The dataset imported for a remote id, current or withdrawn, found by
+    the harvest objects (else the orphan the gather chose to adopt), and the
+    current harvest objects of that remote id: one query, none when
+    ``known`` (:func:`histories`) already tells it."""
+    if known is not None:
+        history = dataclasses.replace(known, current=list(known.current))
+    else:
+        history = _history_of(_history_query(source_id).filter(HarvestObject.guid == guid))
     if history.package_id is None and adopt:
         package = model.Package.get(adopt)
         if package is not None:
             history.package_id, history.package_state = package.id, package.state
     return history
+
+
+def histories(source_id: str, guids: list[str]) -> dict[str, _History]:
+    """:func:`_history` of many remote ids of a source (before the orphan
+    adoption), a thousand per query: read before a job's objects are
+    imported, since only the import of a remote id changes its history."""
+    found: dict[str, _History] = {}
+    for i in range(0, len(guids), 1000):
+        chunk = guids[i:i + 1000]
+        rows: dict[str, list] = {guid: [] for guid in chunk}
+        for row in _history_query(source_id).filter(HarvestObject.guid.in_(chunk)):
+            rows[row[0]].append(row)
+        for guid, guid_rows in rows.items():
+            found[guid] = _history_of(guid_rows)
+    return found
 
 
 def _digests(object_ids: list[str]) -> set[str]:
@@ -920,10 +962,12 @@ def free_name(ideal: str) -> str:
     local names. Dataset names are lower case, so the ILIKE found nothing
     more.)"""
     ideal = ideal[:model.PACKAGE_NAME_MAX_LENGTH]
-    candidates = [ideal] + [ideal[:model.PACKAGE_NAME_MAX_LENGTH - len(str(n))] + str(n)
-                            for n in range(1, 1000)]
-    # the name alone first: the usual case, a free name
-    for chunk in [candidates[:1]] + [candidates[i:i + 100] for i in range(1, 1000, 100)]:
+    # the name alone first: the usual case, a free name. The numbered names
+    # are only made when that one is taken, a hundred at a time (making all
+    # 999 for every dataset cost more than the query)
+    for numbers in [range(0, 1)] + [range(i, min(i + 100, 1000)) for i in range(1, 1000, 100)]:
+        chunk = [ideal[:model.PACKAGE_NAME_MAX_LENGTH - len(str(n))] + str(n) if n else ideal
+                 for n in numbers]
         taken = {name for (name,) in model.Session.query(model.Package.name).filter(
             model.Package.name.in_(chunk))}
         for name in chunk:

@@ -419,6 +419,8 @@ def match_rules(rules: list[dict], facts: dict) -> dict | None:
     rule gives the domain, the territory and the point-file pattern. None
     when no rule matches (the dataset is not about service points).
     """
+    if not rules:
+        return None
     result: dict | None = None
     tags = {_fold(t) for t in facts.get("tags", [])}
     themes = {_fold(t) for t in facts.get("themes", [])}

@@ -9,7 +9,8 @@ Being in charge of the whole job, the runner does a little better than a
 consumer: it splits the objects between ``workers`` processes, reads the
 remote records of the next objects ahead while one is imported
 (``ckanext.servicespublics.harvest.read_ahead``), and saves each object's
-progress in two commits instead of five (:func:`fetch_and_import_stages`).
+progress in two commits instead of five (:func:`fetch_and_import_stages`),
+one when the import creates a dataset (its end is saved with the dataset).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from ckanext.harvest.model import (
     HarvestObjectExtra,
 )
 
+from .base import histories
 from .http import ReadAhead
 
 
@@ -98,9 +100,11 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
     fetch (a remote request, or nothing) and the start of the import are
     saved together, and the end of the import with its report status, which
     is counted on ids rather than on whole harvest objects and their
-    content. An object is seen in the IMPORT state while it is imported; one
-    whose fetch was interrupted stays WAITING, which ``ckan harvester run``
-    resubmits, rather than stuck in FETCH."""
+    content. When the import creates a dataset, it saves the end of the
+    import (COMPLETE, "added") in the dataset's own commit, and there is
+    nothing left to save here. An object is seen in the IMPORT state while
+    it is imported; one whose fetch was interrupted stays WAITING, which
+    ``ckan harvester run`` resubmits, rather than stuck in FETCH."""
     obj.fetch_started = datetime.datetime.utcnow()
     obj.state = "FETCH"
     success_fetch = harvester.fetch_stage(obj)
@@ -110,6 +114,9 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
         obj.state = "IMPORT"
         obj.save()
         success_import = harvester.import_stage(obj)
+        if success_import is True and obj.state == "COMPLETE" and obj.report_status:
+            # a new dataset: the import saved its end in the dataset's commit
+            return
         obj.import_finished = datetime.datetime.utcnow()
         if success_import:
             obj.state = "COMPLETE"
@@ -141,8 +148,14 @@ def fetch_and_import_stages(harvester, obj: HarvestObject) -> None:
 def _run_objects(harvester, source: dict, object_ids: list[str],
                  done: Callable[[], None]) -> None:
     """Fetch and import these objects in this process, one after the other,
-    while a few threads read ahead the remote records of the next ones."""
-    ahead = _read_ahead(harvester, source, object_ids)
+    while a few threads read ahead the remote records of the next ones. The
+    history of their remote ids is read first, a thousand at a time, rather
+    than once per object."""
+    guids, withdrawn = _job_objects(object_ids)
+    imported = [guids[i] for i in object_ids if i in guids and i not in withdrawn]
+    harvester.histories = histories(source["id"], imported) if imported else None
+    model.Session.remove()
+    ahead = _read_ahead(harvester, source, object_ids, guids, withdrawn)
     harvester.read_ahead = ahead
     try:
         for object_id in object_ids:
@@ -150,20 +163,16 @@ def _run_objects(harvester, source: dict, object_ids: list[str],
             done()
     finally:
         harvester.read_ahead = None
+        harvester.histories = None
         if ahead is not None:
             ahead.close()
 
 
-def _read_ahead(harvester, source: dict, object_ids: list[str]) -> ReadAhead | None:
-    """The remote records that the fetch stage will read for these objects
-    (none for withdrawals), scheduled in that order."""
-    threads = tk.config.get("ckanext.servicespublics.harvest.read_ahead")
-    if not threads or not object_ids or not hasattr(harvester, "record_url"):
-        return None
-    try:
-        config = harvester.parse_config(source["config"])
-    except ValueError:
-        return None  # the fetch stage reports it
+def _job_objects(object_ids: list[str]) -> tuple[dict[str, str], set[str]]:
+    """The remote id of these objects (of one job), and which of them are
+    withdrawals."""
+    if not object_ids:
+        return {}, set()
     wanted = set(object_ids)
     job_id = model.Session.query(HarvestObject.harvest_job_id).filter(
         HarvestObject.id == object_ids[0]).scalar()
@@ -174,7 +183,20 @@ def _read_ahead(harvester, source: dict, object_ids: list[str]) -> ReadAhead | N
         HarvestObjectExtra.harvest_object_id).join(HarvestObject).filter(
         HarvestObject.harvest_job_id == job_id, HarvestObjectExtra.key == "status",
         HarvestObjectExtra.value == "delete")}
-    model.Session.remove()
+    return guids, withdrawn
+
+
+def _read_ahead(harvester, source: dict, object_ids: list[str], guids: dict[str, str],
+                withdrawn: set[str]) -> ReadAhead | None:
+    """The remote records that the fetch stage will read for these objects
+    (none for withdrawals), scheduled in that order."""
+    threads = tk.config.get("ckanext.servicespublics.harvest.read_ahead")
+    if not threads or not object_ids or not hasattr(harvester, "record_url"):
+        return None
+    try:
+        config = harvester.parse_config(source["config"])
+    except ValueError:
+        return None  # the fetch stage reports it
     base_url = source["url"].rstrip("/")
     items = []
     for object_id in object_ids:
