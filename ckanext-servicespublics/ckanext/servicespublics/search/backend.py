@@ -534,6 +534,10 @@ class PostgresSolrConnection:
                 where_sql, sql_params, rank, order, rows, start, select_cols, fl,
                 wants_score, facets)
         else:
+            # without facets, one row more than the page tells whether the
+            # page holds every match: then the count needs no statement
+            # (package_show's cache looks a dataset up by name or id)
+            extra = 0 if facet_names else 1
             if rows:
                 # the score only for the rows of the page
                 score = rank if wants_score else "1.0"
@@ -543,12 +547,14 @@ class PostgresSolrConnection:
                 result = self._read(
                     f"SELECT {select_cols}, {score} AS score FROM {TABLE} d "
                     f"WHERE d.index_id IN (SELECT d.index_id FROM {TABLE} d "
-                    f"WHERE {where_sql} ORDER BY {order_sql} LIMIT {rows} OFFSET {start}) "
+                    f"WHERE {where_sql} ORDER BY {order_sql} "
+                    f"LIMIT {rows + extra} OFFSET {start}) "
                     f"ORDER BY {order_sql}", sql_params, tuned=True)
-                docs = [self._doc(r, fl, wants_score) for r in result]
-            # the count comes for free when the page is not full
-            if rows and (len(docs) < rows) and (docs or start == 0):
-                hits = start + len(docs)
+                found = len(result)
+                docs = [self._doc(r, fl, wants_score) for r in result[:rows]]
+                # the count comes for free when the page is not full
+                if found < rows + extra and (found or start == 0):
+                    hits = start + found
             if facet_names or hits is None:
                 counted = self._precounted(where_sql, facets)
                 if counted is None:

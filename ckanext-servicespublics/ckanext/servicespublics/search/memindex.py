@@ -35,6 +35,7 @@ done in a background thread for large catalogues (SQL answers meanwhile).
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -78,6 +79,7 @@ _NULL_LAST = np.iinfo(np.int64).min + 1
 STATS = {"served": 0, "fallback": 0, "builds": 0}
 
 
+@functools.lru_cache(maxsize=4096)
 def term_weight(weights: str) -> float:
     """What one lexeme with these position weights (in position order) adds
     to ``ts_rank``'s sum, in double precision: PostgreSQL's ``calc_rank_or``
