@@ -509,3 +509,76 @@ class TestFreshTableRebuild:
                 "DROP FUNCTION servicespublics_search_test_truncated()"))
             model.Session.execute(sa.text("DROP TABLE servicespublics_search_test_truncations"))
             model.Session.commit()
+
+
+SCHEMING_PLUGINS = ("activity servicespublics servicespublics_search "
+                    "servicespublics_dataset scheming_datasets")
+
+
+@pytest.mark.ckan_config("ckan.plugins", SCHEMING_PLUGINS)
+@pytest.mark.usefixtures("with_plugins", "clean_index")
+class TestBulkRebuildWithSchemas:
+    """The show schemas of ckanext-scheming (both dataset types, list and
+    composite fields, resource fields) go through the bulk path's
+    validation plans: the documents are still CKAN's own."""
+
+    @pytest.mark.ckan_config("ckan.search.remove_deleted_packages", False)
+    @pytest.mark.ckan_config("ckanext.servicespublics.search.rebuild_batch_size", 2)
+    def test_same_documents_as_ckan_indexing(self, territories_loaded):
+        org = factories.Organization(name="anct", title="ANCT")
+        ctx = {"user": factories.Sysadmin()["name"]}
+        common = dict(owner_org=org["id"], license_id="lov2", frequency="monthly")
+        points = dict(common, type="service-points", domain="accueil-proximite",
+                      territory_level="commune")
+        for name, extra in [
+                ("france-services-35", dict(
+                    points, title="France Services d'Ille-et-Vilaine",
+                    service_types=["france-services", "mairie"],
+                    territory_codes=["35238", "35288"], vintage="2024-08-01",
+                    temporal_start="2019-01-01", access_level="restricted",
+                    url="https://www.data.gouv.fr/fr/datasets/france-services/",
+                    contact_email="donnees@anct.gouv.fr", tags=[{"name": "proximité"}],
+                    spatial='{"type": "Point", "coordinates": [-1.68, 48.11]}',
+                    resources=[{"url": "https://example.org/liste.csv", "format": "CSV",
+                                "name": "Liste", "role": "point_file", "encoding": "utf-8",
+                                "delimiter": ";", "crs": "EPSG:2154",
+                                "column_mapping": {"name": "lib_fs",
+                                                   "insee_code": "com_insee"},
+                                "point_count": 2845},
+                               {"url": "https://example.org/notice.pdf",
+                                "name": "Notice", "format": "PDF",
+                                "role": "documentation"}])),
+                ("mairies-05", dict(points, title="Mairies des Hautes-Alpes",
+                                    service_types=["mairie"], territory_codes=["05120"],
+                                    url=None, resources=[])),
+                ("france-services-29", dict(
+                    points, title="France Services du Finistère",
+                    service_types=["france-services"], territory_codes=["35238"],
+                    private=True, tags=[{"name": "accueil"}, {"name": "proximité"}],
+                    resources=[{"url": "https://example.org/29.csv", "format": "CSV",
+                                "role": "point_file"}])),
+                ("budget", dict(common, title="Budget des services",
+                                notes="Un jeu de données ordinaire.",
+                                territory_level="departement", territory_codes=["35"],
+                                version="2", author="ANCT",
+                                resources=[{"url": "https://example.org/b.xlsx",
+                                            "format": "XLSX", "name": "Budget"}])),
+        ]:
+            helpers.call_action("package_create", context=dict(ctx), name=name, **extra)
+        ids = [r[0] for r in model.Session.query(model.Package.id)]
+        _clear()
+        search.rebuild(package_ids=ids, quiet=True)  # CKAN's function
+        expected = _snapshot()
+        assert len(expected) == 4
+        shown = {r["name"]: json.loads(r["validated_data_dict"]) for r in expected}
+        assert shown["france-services-35"]["service_types"] == ["france-services", "mairie"]
+        assert shown["france-services-35"]["resources"][0]["column_mapping"] == {
+            "name": "lib_fs", "insee_code": "com_insee"}
+        assert shown["budget"]["version"] == "2"
+
+        _clear()
+        search.rebuild(quiet=True)
+        # each dataset's own fields, also the second one of a type in a
+        # batch (scheming reads them from the extras only with a schema
+        # it has not changed yet)
+        assert _snapshot() == expected

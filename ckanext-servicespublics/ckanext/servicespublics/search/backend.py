@@ -359,17 +359,6 @@ def write_rows(rows: list[dict[str, Any]], table: Optional[str] = None) -> None:
         raise SearchIndexError(f"PostgreSQL search index error: {e}") from e
 
 
-def vacuum() -> None:
-    """VACUUM and ANALYZE the search table (after a full rebuild rewrote
-    every row): fresh planner statistics and a visibility map for
-    index-only scans. VACUUM cannot run in a transaction: own connection."""
-    from ckan.model import meta
-
-    with meta.engine.connect().execution_options(
-            isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"VACUUM (ANALYZE) {TABLE}"))
-
-
 class PostgresSolrConnection:
     """The subset of ``pysolr.Solr`` that CKAN uses, on PostgreSQL."""
 
@@ -522,8 +511,12 @@ class PostgresSolrConnection:
         facet_fields: dict[str, list[Any]] = {name: [] for name in facet_names}
         docs: list[dict[str, Any]] = []
         from_memory = None
-        if rows and (compiler.rank_queries or (q in ("*:*", "*") and fq_raw)) \
-                and memindex.enabled():
+        # ``*:*`` goes to memory only with a clicked facet: a filter on
+        # other columns than the buckets' (CKAN's own filters on visibility,
+        # type and site are answered by the kept counts)
+        if rows and memindex.enabled() and (compiler.rank_queries or (
+                q in ("*:*", "*") and fq_raw
+                and not set(_COLUMN_RE.findall(where_sql)) <= set(BUCKET_COLUMNS))):
             from_memory = self._from_memory(
                 q, def_type, params, compiler, fq_raw, fq_where, order, rows, start,
                 select_cols, fl, wants_score, facets)

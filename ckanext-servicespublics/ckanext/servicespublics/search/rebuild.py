@@ -8,11 +8,14 @@ documents in batches instead:
 
 1. one query per table for a whole batch (packages, resources, tags, groups,
    organisations, relationships) replaces ``package_dictize``'s queries per
-   dataset (:func:`package_show_batch`);
+   dataset (:func:`package_show_batch`), and the group, organisation and
+   licence parts of the dicts are made once per rebuild (a group's member
+   count is a slow query);
 2. the rest of ``package_show`` and ``package_show_default_and_custom_schemas``
    runs per dataset, unchanged: ``IPackageController.read``,
    ``IResourceController.before_resource_show``, validation with the default
-   and the custom show schemas, ``after_dataset_show``;
+   and the custom show schemas, ``after_dataset_show``; navl works out the
+   structure of each shape of dataset once (:mod:`.validation`);
 3. CKAN's own ``PackageSearchIndex.index_package`` turns each pair into the
    document (extras, vocabularies, ``before_dataset_index`` hooks of every
    plugin, permission labels);
@@ -55,7 +58,7 @@ from ckan.logic.schema import default_show_package_schema
 from ckan.model import meta
 from ckan.types import Context
 
-from . import backend
+from . import backend, validation
 from .fresh import FreshTable
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,16 @@ def _core_package_show() -> bool:
 
     action = logic.get_action("package_show")
     return getattr(action, "__wrapped__", action) is package_show
+
+
+#: the group and organisation dicts of one rebuild, by their database row:
+#: ``group_list_dictize`` counts a group's members with a query that reads
+#: every member of the group (a dataset is one), some 10 ms a group at
+#: 100,000 datasets, which was most of PostgreSQL's work in a rebuild when
+#: done for each batch. A group changed during the rebuild gets a dict of
+#: its own; a change of members alone does not (CKAN does not index a
+#: group's datasets again for that either). Emptied by :func:`index_packages`.
+_shared: dict[tuple[str, Any], Any] = {}
 
 
 def _grouped(rows: Any, key: str) -> dict[str, list[Any]]:
@@ -93,6 +106,16 @@ def _copy(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return copy.deepcopy(value)
+
+
+def _schema_copy(schema: Any) -> Any:
+    """A copy of a schema's dicts and lists; the validators themselves are
+    shared."""
+    if isinstance(schema, dict):
+        return {k: _schema_copy(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_schema_copy(v) for v in schema]
+    return schema
 
 
 def _without_name_check(schema: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +169,6 @@ class _BatchDictizer:
             .join(member, group.c["id"] == member.c["group_id"])
             .where(member.c["table_id"].in_(ids), member.c["state"] == "active",
                    group.c["is_organization"] == false())), _PACKAGE_ID)
-        self._group_dicts: dict[tuple[str, Any], dict[str, Any]] = {}
 
         owners = {pkg.owner_org for pkg in packages if pkg.owner_org}
         self.organizations = {}
@@ -154,7 +176,6 @@ class _BatchDictizer:
             self.organizations = {row.id: row for row in session.execute(
                 select(group).where(group.c["id"].in_(owners))
                 .where(group.c["state"] == "active"))}
-        self._org_dicts: dict[str, Optional[dict[str, Any]]] = {}
 
         rel = model.package_relationship_table
         self.subjects = _grouped(session.execute(
@@ -192,24 +213,25 @@ class _BatchDictizer:
 
     def _group_dict(self, row: Any, context: Context) -> dict[str, Any]:
         """A group as ``group_list_dictize`` gives it in ``package_dictize``:
-        the same for every dataset with the same capacity in that group,
-        member count included, so it is computed once per batch."""
-        key = (row.id, row.capacity)
-        if key not in self._group_dicts:
-            self._group_dicts[key] = _without_package_id(
+        the same for every dataset with the same capacity in that group, so
+        it is computed once per rebuild and group row (see :data:`_shared`)."""
+        key = ("group", repr([v for k, v in row._mapping.items() if k != _PACKAGE_ID]))
+        if key not in _shared:
+            _shared[key] = _without_package_id(
                 model_dictize.group_list_dictize(
                     [row], context, with_package_counts=False))[0]
-        return _copy(self._group_dicts[key])
+        return _copy(_shared[key])
 
     def _organization(self, owner_org: Optional[str],
                       context: Context) -> Optional[dict[str, Any]]:
-        if owner_org not in self._org_dicts:
-            row = self.organizations.get(owner_org) if owner_org else None
+        row = self.organizations.get(owner_org) if owner_org else None
+        key = ("organization", repr(tuple(row)) if row is not None else None)
+        if key not in _shared:
             orgs = d.obj_list_dictize([row] if row is not None else [], context)
             if orgs:
                 del orgs[0]["extras"]
-            self._org_dicts[owner_org] = orgs[0] if orgs else None
-        return _copy(self._org_dicts[owner_org])
+            _shared[key] = orgs[0] if orgs else None
+        return _copy(_shared[key])
 
     def package_dictize(self, pkg: model.Package, context: Context) -> dict[str, Any]:
         """``model_dictize.package_dictize(pkg, context)`` from the batch's rows
@@ -245,19 +267,32 @@ class _BatchDictizer:
         result_dict["relationships_as_object"] = d.obj_list_dictize(
             self.objects.get(pkg.id, []), context)
 
-        result_dict["isopen"] = pkg.isopen()
+        result_dict["isopen"], license_url, license_title = _license(pkg)
         result_dict["type"] = pkg.type or "dataset"
-        if pkg.license and pkg.license.url:
-            result_dict["license_url"] = pkg.license.url
-            result_dict["license_title"] = pkg.license.title.split("::")[-1]
-        elif pkg.license:
-            result_dict["license_title"] = pkg.license.title
-        else:
-            result_dict["license_title"] = pkg.license_id
+        if license_url:
+            result_dict["license_url"] = license_url
+        result_dict["license_title"] = license_title
         result_dict["metadata_modified"] = pkg.metadata_modified.isoformat()
         result_dict["metadata_created"] = pkg.metadata_created.isoformat() \
             if pkg.metadata_created else None
         return result_dict
+
+
+def _license(pkg: model.Package) -> tuple[bool, Optional[str], Optional[str]]:
+    """``isopen``, ``license_url`` and ``license_title`` as package_dictize
+    gives them, once per licence and rebuild (each ``pkg.license`` walks
+    the licence register)."""
+    key = ("license", pkg.license_id)
+    if key not in _shared:
+        license = pkg.license
+        if license and license.url:
+            url, title = license.url, license.title.split("::")[-1]
+        elif license:
+            url, title = None, license.title
+        else:
+            url, title = None, pkg.license_id
+        _shared[key] = (pkg.isopen(), url, title)
+    return _shared[key]
 
 
 def package_show_batch(packages: list[model.Package]) -> Iterator[
@@ -320,8 +355,13 @@ def _show_one(batch: _BatchDictizer, pkg: model.Package) -> tuple[dict[str, Any]
         with_custom_schema = _copy(with_default_schema) if batch.show_hooks \
             else with_default_schema
     else:
+        # a copy for each dataset, as package_show builds the schema for
+        # each call: the plugin may change the schema it validates with
+        # (ckanext-scheming sets its fields on it, and reads a field from
+        # the extras only when the schema does not have it yet)
         with_custom_schema, _errors = lib_plugins.plugin_validate(
-            package_plugin, context, package_dict, custom_schema, "package_show")
+            package_plugin, context, package_dict, _schema_copy(custom_schema),
+            "package_show")
     logic.apply_after_dataset_show_plugins(context, with_custom_schema)
     return with_default_schema, with_custom_schema
 
@@ -341,7 +381,7 @@ def index_batch(ids: list[str], force: bool = False,
     by_id = {pkg.id: pkg for pkg in packages}
     packages = [by_id[i] for i in ids if i in by_id]
     failed: list[str] = []
-    with backend.collect_documents() as rows:
+    with backend.collect_documents() as rows, validation.planned():
         for pkg, both in package_show_batch(packages):
             try:
                 if isinstance(both, Exception):
@@ -404,6 +444,7 @@ def index_packages(ids: list[str], force: bool = False, quiet: bool = True,
     ``table``: write into that fresh table instead of the live one;
     ``failed``: a list that receives the ids that failed (with ``force``).
     """
+    _shared.clear()
     if batch_size is None:
         batch_size = config.get("ckanext.servicespublics.search.rebuild_batch_size")
     workers = workers or _workers()
