@@ -44,8 +44,11 @@ from ckan.lib.search.common import (
 from .fields import (
     ARRAY_COLUMNS,
     BLOB_FIELDS,
+    BUCKET_COLUMNS,
+    COUNTS_TABLE,
     DATE_COLUMNS,
     STRING_COLUMNS,
+    TABLE,
     TS_CONFIG,
     WEIGHT_A,
     WEIGHT_B,
@@ -57,7 +60,6 @@ from .lucene import MUST, Compiler, conjuncts, min_should_match, qf_fields
 
 log = logging.getLogger(__name__)
 
-TABLE = "servicespublics_search_document"
 #: ts_rank weights for D, C, B, A: a title match outranks a description match
 RANK_WEIGHTS = "{0.05, 0.1, 0.4, 1.0}"
 #: a tsvector holds at most 1 MB: cap each weighted text
@@ -809,11 +811,8 @@ class PostgresSolrConnection:
         return total, facets.collect(counts)
 
 
-#: facet counts kept per bucket of documents (see :meth:`_precounted`)
-COUNTS_TABLE = "servicespublics_search_facet_count"
-#: the columns that define a bucket, and the fields counted in it
-BUCKET_COLUMNS = ("site_id", "entity_type", "state", "capacity", "dataset_type",
-                  "owner_org", "permission_labels")
+#: the fields whose values are counted in each bucket of the kept facet
+#: counts (see :meth:`_precounted`)
 COUNTED_COLUMNS = ("organization", "owner_org", "license_id", "dataset_type",
                    "tags", "groups", "res_format")
 #: a column of the document table in compiled SQL (always ``d.<column>``)

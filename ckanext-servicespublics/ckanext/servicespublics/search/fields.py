@@ -12,6 +12,16 @@ import re
 #: French configuration with ``unaccent``, created by the search migration.
 TS_CONFIG = "servicespublics_fr"
 
+#: the documents, their kept facet counts and the log of removed documents
+#: (created by the search migrations)
+TABLE = "servicespublics_search_document"
+COUNTS_TABLE = "servicespublics_search_facet_count"
+REMOVAL_TABLE = "servicespublics_search_removal"
+#: the columns whose values make a bucket of the kept counts (visibility,
+#: type, organisation)
+BUCKET_COLUMNS = ("site_id", "entity_type", "state", "capacity", "dataset_type",
+                  "owner_org", "permission_labels")
+
 #: Fields with a dedicated scalar column (exact match, like Solr ``string``).
 STRING_COLUMNS = {
     "id": "id",

@@ -48,13 +48,10 @@ import sqlalchemy as sa
 
 from ckan.common import config
 
+from .fields import BUCKET_COLUMNS, REMOVAL_TABLE, TABLE
+
 log = logging.getLogger(__name__)
 
-TABLE = "servicespublics_search_document"
-REMOVAL = "servicespublics_search_removal"
-COUNTS = "servicespublics_search_facet_count"
-BUCKET = ("site_id", "entity_type", "state", "capacity", "dataset_type",
-          "owner_org", "permission_labels")
 #: scalar and array columns a facet may be counted on
 SCALAR_FACETS = ("organization", "owner_org", "license_id", "dataset_type",
                  "state", "capacity", "site_id", "entity_type")
@@ -221,7 +218,7 @@ class MemoryIndex:
 
     def _bucket(self, row: Any) -> int:
         key = tuple(row[c] if c != "permission_labels" else tuple(row[c] or ())
-                    for c in BUCKET)
+                    for c in BUCKET_COLUMNS)
         code = self.buckets.get(key)
         if code is None:
             code = self.buckets[key] = len(self.buckets)
@@ -229,7 +226,7 @@ class MemoryIndex:
 
     # -- building -----------------------------------------------------------
     _DOC_SQL = (
-        f"SELECT index_id, {', '.join(BUCKET)}, "
+        f"SELECT index_id, {', '.join(BUCKET_COLUMNS)}, "
         "(extract(epoch FROM metadata_modified) * 1000000)::bigint AS modified, "
         "(extract(epoch FROM metadata_created) * 1000000)::bigint AS created, "
         "changed_xid::text::bigint AS version FROM " + TABLE)
@@ -403,7 +400,7 @@ SELECT current_database(), to_regclass(:t)::oid::bigint,
        pg_snapshot_xmin(pg_current_snapshot())::text,
        ARRAY(SELECT index_id || ' ' || changed_xid::text FROM {TABLE}
              WHERE changed_xid >= CAST(:h AS xid8)),
-       ARRAY(SELECT DISTINCT r.index_id FROM {REMOVAL} r
+       ARRAY(SELECT DISTINCT r.index_id FROM {REMOVAL_TABLE} r
              WHERE r.removed_xid >= CAST(:h AS xid8) AND NOT EXISTS (
                SELECT 1 FROM {TABLE} d WHERE d.index_id = r.index_id))
 """), {"t": TABLE, "h": self.horizon or "0"}).one()
