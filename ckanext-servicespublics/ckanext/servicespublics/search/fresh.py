@@ -9,8 +9,10 @@ plain INSERTs, then gets every index of the live one, built once each (in
 parallel, with a generous ``maintenance_work_mem``), the facet counts
 computed by one grouped statement, the live table's triggers, grants and
 owner, and fresh statistics. One short transaction then takes what CKAN
-wrote to the live table meanwhile (documents written or removed since the
-rebuild started), fires the live table's TRUNCATE triggers (on an empty
+wrote to the live table meanwhile (the documents whose ``changed_xid`` and
+the removals whose ``removed_xid`` are not older than the oldest transaction
+running when the rebuild started: the change tracking the in-memory index
+follows), fires the live table's TRUNCATE triggers (on an empty
 stand-in) so that what they keep learns that every document was replaced
 (the kept counts, any log of removals that readers follow), puts the new
 table in place under the live table's name and renames its indexes to the
@@ -41,22 +43,18 @@ from ckan.common import config
 from ckan.lib.search.common import SearchIndexError
 from ckan.model import meta
 
-from .backend import BUCKET_COLUMNS, COUNTED_COLUMNS, COUNTS_TABLE, TABLE
-from .fields import ARRAY_COLUMNS
+from .backend import COUNTED_COLUMNS
+from .fields import ARRAY_COLUMNS, BUCKET_COLUMNS, COUNTS_TABLE, REMOVAL_TABLE, TABLE
+from .memindex import MAX_IDLE
 
 log = logging.getLogger(__name__)
 
-#: the table being built, and the keys of the documents written to or
-#: removed from the live table since the build started (logged by
-#: statement triggers on the live table while the rebuild runs)
+#: the table being built
 NEW_TABLE = f"{TABLE}_rebuild"
 #: the replaced table, dropped once the swap is committed
 OLD_TABLE = f"{TABLE}_rebuild_old"
 #: prefix of its indexes' names, which the new table's take
 OLD_INDEX_PREFIX = "servicespublics_search_rebuild_old_"
-CHANGES_TABLE = f"{TABLE}_rebuild_changes"
-LOG_FUNCTION = "servicespublics_search_rebuild_log"
-_LOG_EVENTS = ("insert", "update", "delete", "truncate")
 #: an empty temporary stand-in for the live table, truncated at the swap
 STAND_IN = "servicespublics_search_rebuild_truncated"
 #: the facet counts of the new table, copied into the kept counts at the swap
@@ -69,6 +67,9 @@ _LOCK_KEY = "servicespublics_search_rebuild"
 #: searches queue behind it, so it gives up quickly and tries again
 _SWAP_ATTEMPTS = 20
 _SWAP_LOCK_TIMEOUT = "2s"
+#: the longest a rebuild may take: the removal log keeps a day of history,
+#: and what the in-memory index allows itself is kept for the rebuild too
+_MAX_SECONDS = MAX_IDLE
 
 _INDEXDEF = re.compile(
     r"^CREATE (UNIQUE )?INDEX (\S+) ON (ONLY )?(\S+) (USING .*)$", re.S)
@@ -96,7 +97,10 @@ class FreshTable:
         self.live_oid: Optional[int] = None
         self.schema = ""
         self.columns: list[str] = []
-        self.key: list[str] = []
+        #: the oldest transaction running when the rebuild started: what it
+        #: and younger ones wrote to the live table is carried over
+        self.horizon = "0"
+        self.started = 0.0
         #: (live name, definition, constraint type, name on the new table)
         self.indexes: list[tuple[str, str, Optional[str], str]] = []
         #: autovacuum is off on the new table while it is loaded
@@ -112,7 +116,7 @@ class FreshTable:
 
     # -- start ----------------------------------------------------------------
     def start(self) -> None:
-        """Check the live table, log its changes from now on and create
+        """Check the live table, note where its changes start and create
         the new table."""
         self.conn = meta.engine.connect().execution_options(
             isolation_level="AUTOCOMMIT")
@@ -185,19 +189,27 @@ class FreshTable:
             "SELECT attname FROM pg_attribute WHERE attrelid = :o AND attnum > 0 "
             "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
             {"o": oid}).scalars().all()
-        self.key = self._q(
+        key = self._q(
             "SELECT a.attname FROM pg_index i JOIN LATERAL unnest(i.indkey) "
             "WITH ORDINALITY k(attnum, n) ON true JOIN pg_attribute a "
             "ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
             "WHERE i.indrelid = :o AND i.indisprimary ORDER BY k.n",
             {"o": oid}).scalars().all()
-        if not self.key:
-            raise self._fail(f"{TABLE} has no primary key")
+        tracked = "changed_xid" in self.columns and self._q(
+            "SELECT to_regclass(:t) IS NOT NULL", {"t": REMOVAL_TABLE}).scalar()
+        if key != ["index_id"] or not tracked:
+            raise self._fail(f"{TABLE} is not as the search migrations make it "
+                             "(primary key index_id, changed_xid, the removal log): "
+                             "run `ckan db upgrade`")
 
     def _create(self) -> None:
         live = _ident(TABLE)
         started = time.monotonic()
-        self._log_changes()
+        # every transaction older than the oldest one running now has
+        # finished: the datasets, listed after this, show what it wrote
+        self.horizon = self._q(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text").scalar()
+        self.started = started
         options = self._q("SELECT reloptions FROM pg_class WHERE oid = :o",
                           {"o": self.live_oid}).scalar()
         options = list(options or [])
@@ -215,61 +227,27 @@ class FreshTable:
         log.info("Fresh search table %s created in %.1f s", NEW_TABLE,
                  time.monotonic() - started)
 
-    def _log_changes(self) -> None:
-        """Log the key of every document written to or removed from the
-        live table from now on, for the swap to carry over. Creating the
-        triggers waits for the transactions writing to the table, so every
-        write committed later is logged; the datasets are listed after."""
-        live = _ident(TABLE)
-        key = ", ".join(_ident(c) for c in self.key)
-        self._q(f"CREATE UNLOGGED TABLE {CHANGES_TABLE} AS "
-                f"SELECT {key} FROM {live} WITH NO DATA")
-        self._q(f"""
-CREATE FUNCTION {LOG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $f$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM new_docs;
-  ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM new_docs
-      UNION SELECT {key} FROM old_docs;
-  ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO {CHANGES_TABLE} SELECT {key} FROM old_docs;
-  ELSE
-    INSERT INTO {CHANGES_TABLE} DEFAULT VALUES;  -- TRUNCATE: no key
-  END IF;
-  RETURN NULL;
-END
-$f$""")
-        tables = {"insert": "REFERENCING NEW TABLE AS new_docs",
-                  "update": "REFERENCING OLD TABLE AS old_docs NEW TABLE AS new_docs",
-                  "delete": "REFERENCING OLD TABLE AS old_docs", "truncate": ""}
-        for event in _LOG_EVENTS:
-            self._q(f"CREATE TRIGGER {LOG_FUNCTION}_{event} AFTER {event.upper()} "
-                    f"ON {live} {tables[event]} FOR EACH STATEMENT "
-                    f"EXECUTE FUNCTION {LOG_FUNCTION}()")
-
     def _copy_privileges(self) -> None:
         owner, current = self._q(
             "SELECT pg_get_userbyid(relowner), current_user FROM pg_class "
             "WHERE oid = :o", {"o": self.live_oid}).one()
         if owner != current:
             self._q(f"ALTER TABLE {NEW_TABLE} OWNER TO {_ident(owner)}")
+        # the table's grants (but the owner's own), then its columns'
         grants = self._q(
-            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+            "SELECT g.col, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
             "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, "
-            "a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
-            "WHERE c.oid = :o AND a.grantee <> c.relowner", {"o": self.live_oid})
-        for grantee, privilege, grantable in grants.all():
+            "a.is_grantable FROM ("
+            "  SELECT NULL AS col, c.relacl AS acl, c.relowner AS skip FROM pg_class c "
+            "  WHERE c.oid = :o "
+            "  UNION ALL SELECT quote_ident(t.attname), t.attacl, NULL "
+            "  FROM pg_attribute t WHERE t.attrelid = :o AND t.attacl IS NOT NULL"
+            ") g, aclexplode(g.acl) a WHERE a.grantee IS DISTINCT FROM g.skip",
+            {"o": self.live_oid})
+        for column, grantee, privilege, grantable in grants.all():
+            on = f"({column}) " if column else ""
             option = " WITH GRANT OPTION" if grantable else ""
-            self._q(f"GRANT {privilege} ON {NEW_TABLE} TO {grantee}{option}")
-        columns = self._q(
-            "SELECT quote_ident(t.attname), CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
-            "ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, "
-            "a.is_grantable FROM pg_attribute t, aclexplode(t.attacl) a "
-            "WHERE t.attrelid = :o AND t.attacl IS NOT NULL", {"o": self.live_oid})
-        for column, grantee, privilege, grantable in columns.all():
-            option = " WITH GRANT OPTION" if grantable else ""
-            self._q(f"GRANT {privilege} ({column}) ON {NEW_TABLE} TO {grantee}{option}")
+            self._q(f"GRANT {privilege} {on}ON {NEW_TABLE} TO {grantee}{option}")
 
     def copy_other_sites(self, site_id: str) -> None:
         """Documents of other sites sharing the table are not rebuilt by
@@ -378,13 +356,13 @@ $f$""")
 
     # -- swap -----------------------------------------------------------------
     def _triggers(self, target: str = NEW_TABLE, truncate_only: bool = False) -> list[str]:
-        """The live table's triggers (not the rebuild's own), created on
+        """The live table's triggers, created on
         ``target``; with ``truncate_only``, those that fire on TRUNCATE."""
         rows = self._q(
             "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger "
-            "WHERE tgrelid = :o AND NOT tgisinternal AND tgname NOT LIKE :log "
+            "WHERE tgrelid = :o AND NOT tgisinternal "
             "AND (NOT :t OR tgtype & 32 <> 0) ORDER BY tgname",
-            {"o": self.live_oid, "log": f"{LOG_FUNCTION}%", "t": truncate_only}).all()
+            {"o": self.live_oid, "t": truncate_only}).all()
         out = []
         live_names = {_ident(TABLE), f"{_ident(self.schema)}.{_ident(TABLE)}",
                       TABLE, f"{self.schema}.{TABLE}"}
@@ -419,9 +397,12 @@ $f$""")
         counts = _ident(COUNTS_TABLE)
         columns = [_ident(c) for c in self.columns]
         cols = ", ".join(columns)
-        keys = [_ident(c) for c in self.key]
-        key = ", ".join(keys)
+        removal = _ident(REMOVAL_TABLE)
+        since = {"h": self.horizon}
         started = time.monotonic()
+        if started - self.started > _MAX_SECONDS:
+            raise self._fail(f"it took more than {_MAX_SECONDS // 3600} hours, longer "
+                             "than the log of removed documents is kept: run it again")
         # a transaction of its own (the rebuild's connection is in autocommit)
         with meta.engine.connect() as conn, conn.begin():
             def q(sql: str, params: Optional[dict[str, Any]] = None) -> Any:
@@ -435,23 +416,22 @@ $f$""")
             # what CKAN wrote to the live table since the rebuild started
             # (and, with --force, the documents of datasets that failed,
             # which keep them as when rebuilding in place), and what it
-            # removed from it: found by key, through the primary key
-            q(f"ANALYZE {CHANGES_TABLE}")
-            if q(f"SELECT count(*) FROM {CHANGES_TABLE} "
-                 f"WHERE {keys[0]} IS NULL").scalar():
+            # removed from it, through the indexes on the transaction ids
+            if q(f"SELECT EXISTS (SELECT 1 FROM {removal} WHERE index_id = '*' "
+                 "AND removed_xid >= CAST(:h AS xid8))", since).scalar():
                 raise self._fail(f"{TABLE} was truncated during the rebuild: run "
                                  "the rebuild again")
             q(f"CREATE TEMP TABLE servicespublics_search_carried ON COMMIT DROP AS "
-              f"SELECT {cols} FROM {live} WHERE ({key}) IN "
-              f"(SELECT {key} FROM {CHANGES_TABLE})")
+              f"SELECT {cols} FROM {live} WHERE changed_xid >= CAST(:h AS xid8)", since)
             if failed:
                 q(f"INSERT INTO servicespublics_search_carried SELECT {cols} FROM {live} "
-                  f"WHERE id = ANY(:ids) AND site_id = :s AND ({key}) NOT IN "
-                  f"(SELECT {key} FROM {CHANGES_TABLE})", {"ids": failed, "s": site_id})
-            on_key = " AND ".join(f"l.{k} = c.{k}" for k in keys)
+                  f"WHERE id = ANY(:ids) AND site_id = :s "
+                  f"AND changed_xid < CAST(:h AS xid8)",
+                  dict(since, ids=failed, s=site_id))
             q(f"CREATE TEMP TABLE servicespublics_search_removed ON COMMIT DROP AS "
-              f"SELECT DISTINCT {key} FROM {CHANGES_TABLE} c "
-              f"WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE {on_key})")
+              f"SELECT DISTINCT r.index_id FROM {removal} r "
+              f"WHERE r.removed_xid >= CAST(:h AS xid8) AND NOT EXISTS "
+              f"(SELECT 1 FROM {live} l WHERE l.index_id = r.index_id)", since)
             # the live table's TRUNCATE triggers fire as if it were emptied
             # (the kept counts are emptied, a log of removals that readers
             # follow records it), on an empty stand-in: truncating the table
@@ -467,14 +447,15 @@ $f$""")
             q(f"INSERT INTO {counts} SELECT * FROM {NEW_COUNTS}")
             for sql in triggers:
                 q(sql)
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns
+                                if c != '"index_id"')
             written = q(
                 f"INSERT INTO {NEW_TABLE} ({cols}) "
                 f"SELECT {cols} FROM servicespublics_search_carried "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}").rowcount
+                f"ON CONFLICT (index_id) DO UPDATE SET {updates}").rowcount
             removed = q(
-                f"DELETE FROM {NEW_TABLE} WHERE ({key}) IN "
-                f"(SELECT {key} FROM servicespublics_search_removed)").rowcount
+                f"DELETE FROM {NEW_TABLE} WHERE index_id IN "
+                f"(SELECT index_id FROM servicespublics_search_removed)").rowcount
             # sequences owned by the live table's columns must survive it
             for seq, column in q(
                     "SELECT d.objid::regclass::text, a.attname FROM pg_depend d "
@@ -504,9 +485,7 @@ $f$""")
 
     # -- end ------------------------------------------------------------------
     def _drop_work_tables(self) -> None:
-        # the logging triggers on the live table go with their function
-        self._q(f"DROP FUNCTION IF EXISTS {LOG_FUNCTION}() CASCADE")
-        for table in (NEW_TABLE, CHANGES_TABLE, NEW_COUNTS, OLD_TABLE):
+        for table in (NEW_TABLE, NEW_COUNTS, OLD_TABLE):
             self._q(f"DROP TABLE IF EXISTS {table}")
 
     def close(self) -> None:
